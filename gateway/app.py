@@ -1,0 +1,141 @@
+"""The gateway: the one entry point. Identity, routing to the services, merged API docs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.identity.api import auth
+from gateway.identity.tokens import AccessTokens
+from gateway.keys import Signer, load_or_create
+from gateway.openapi import MergedOpenAPI
+from gateway.proxy.handler import Proxy
+from gateway.proxy.routes import SERVICES, service_for
+from gateway.proxy.transport import Upstreams
+from gateway.settings import GatewaySettings
+from services.common.app import operation_id
+from services.common.db import Database
+from services.common.errors import install_problem_handlers
+from services.common.migrations import revisions_of, script_heads
+from services.common.requestid import RequestIdMiddleware
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_signer(settings: GatewaySettings) -> Signer:
+    active = load_or_create(settings.signing_key_file, create=settings.environment == "dev")
+    retired = [load_or_create(p, create=False) for p in settings.previous_signing_key_files]
+    return Signer(active, retired, issuer=settings.token_issuer)
+
+
+class GatewayApp:
+    """Routed resources go to the proxy; everything else to the gateway's own FastAPI app."""
+
+    def __init__(self, api: FastAPI, proxy: Proxy) -> None:
+        self.api = api
+        self.proxy = proxy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            service = service_for(scope["path"])
+            if service is not None:
+                await self.proxy(scope, receive, send, service)
+                return
+        await self.api(scope, receive, send)
+
+
+def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
+    settings = settings or GatewaySettings()
+    signer = make_signer(settings)
+    upstreams = Upstreams(settings)
+    access_tokens = AccessTokens(signer)
+    merged = MergedOpenAPI(upstreams, signer)
+    heads = script_heads(MIGRATIONS)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database(settings)
+        await upstreams.start()
+        try:
+            yield
+        finally:
+            await upstreams.close()
+            await app.state.db.dispose()
+
+    api = FastAPI(
+        title="巡察数据综合管理系统 API",
+        description=(
+            "Inspection office platform: rounds (巡察计划), findings (问题), referrals (移交督办). "
+            "Log in at `/api/v1/auth/token`, then send `Authorization: Bearer <access_token>`. "
+            "Errors are RFC 9457 problem+json; money is a decimal string in yuan."
+        ),
+        version="1.0.0",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    api.state.settings = settings
+    api.state.signer = signer
+    api.state.access_tokens = access_tokens
+    install_problem_handlers(api)
+    api.include_router(auth)
+
+    @api.get("/.well-known/jwks.json", include_in_schema=False)
+    async def jwks() -> dict[str, Any]:
+        return signer.jwks
+
+    @api.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> Response:
+        doc = await merged.document(api.openapi())
+        return Response(orjson.dumps(doc), media_type="application/json")
+
+    @api.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="巡察数据综合管理系统 API")
+
+    @api.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    async def service_ready(name: str) -> str:
+        try:
+            upstream, resp = await asyncio.wait_for(
+                upstreams.request(name, "GET", "/readyz", b"", [], None), timeout=3.0
+            )
+        except Exception:  # unreachable, timed out or failing: all mean "not ready"
+            return "unavailable"
+        resp.release()
+        return "ok" if upstream.status == 200 else "unavailable"
+
+    @api.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        db: Database = request.app.state.db
+        try:
+            async with db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                current = await conn.run_sync(lambda c: revisions_of(c, settings.db_schema))
+            database = "ok" if current == heads else "migrations not at head"
+        except Exception as exc:  # any database failure means not ready
+            database = f"unavailable ({type(exc).__name__})"
+        states = await asyncio.gather(*(service_ready(s) for s in SERVICES))
+        services = dict(zip(SERVICES, states, strict=True))
+        ok = database == "ok" and all(s == "ok" for s in states)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "database": database, "services": services},
+            status_code=200 if ok else 503,
+        )
+
+    proxy = Proxy(settings, signer, access_tokens, upstreams)
+    return RequestIdMiddleware(GatewayApp(api, proxy))

@@ -1,0 +1,63 @@
+"""Routes of the identity module: OAuth2 password and refresh grants, who am I."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from gateway.identity.errors import InvalidAccessToken, InvalidGrant, UnsupportedGrantType
+from gateway.identity.repository import UserRepository
+from gateway.identity.schemas import Me, TokenResponse
+from gateway.identity.service import IdentityService, RefreshReused
+from gateway.identity.tokens import CurrentCaller
+from services.common.db import DbSession
+from services.common.errors import problem_response, problem_responses
+
+auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+@auth.post(
+    "/token",
+    summary="登录或刷新令牌 Log in (password grant) or refresh",
+    response_model=TokenResponse,
+    responses=problem_responses(InvalidGrant, UnsupportedGrantType),
+)
+async def issue_token(
+    request: Request,
+    session: DbSession,
+    grant_type: Annotated[str, Form(pattern="^(password|refresh_token)$")],
+    username: Annotated[str | None, Form(max_length=64)] = None,
+    password: Annotated[str | None, Form(max_length=256)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=256)] = None,
+) -> TokenResponse | Response:
+    identity = IdentityService(session, request.app.state.signer, request.app.state.settings)
+    if grant_type == "password":
+        if not username or not password:
+            raise InvalidGrant("username and password are required", error="invalid_request")
+        result = await identity.login(username, password)
+    else:
+        if not refresh_token:
+            raise InvalidGrant("refresh_token is required", error="invalid_request")
+        refreshed = await identity.refresh(refresh_token)
+        if isinstance(refreshed, RefreshReused):
+            # Returned, not raised: the revocation of the family must be committed.
+            return problem_response(
+                InvalidGrant(
+                    "refresh token was already used; every session of it is revoked",
+                    error="invalid_grant",
+                ),
+                accept_language=request.headers.get("accept-language"),
+            )
+        result = refreshed
+    return result
+
+
+@auth.get("/me", summary="当前用户 Who am I", responses=problem_responses(InvalidAccessToken))
+async def me(caller: CurrentCaller, session: DbSession) -> Me:
+    user = await UserRepository(session).get(uuid.UUID(caller.subject))
+    if user is None or not user.is_active:
+        raise InvalidAccessToken("account no longer exists or is disabled")
+    return Me.model_validate(user)

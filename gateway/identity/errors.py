@@ -1,0 +1,23 @@
+from services.common.errors import BadRequest, Conflict, Unauthorized
+
+
+class InvalidGrant(BadRequest):
+    """OAuth2 `invalid_grant` (RFC 6749 §5.2), as problem+json with an `error` member."""
+
+    title_en = "Invalid username, password or refresh token"
+    title_zh = "用户名、密码或刷新令牌无效"
+
+
+class UnsupportedGrantType(BadRequest):
+    title_en = "Unsupported grant type"
+    title_zh = "不支持的授权类型"
+
+
+class InvalidAccessToken(Unauthorized):
+    title_en = "Missing, invalid or expired access token"
+    title_zh = "访问令牌缺失、无效或已过期"
+
+
+class UsernameTaken(Conflict):
+    title_en = "Username already taken"
+    title_zh = "用户名已存在"

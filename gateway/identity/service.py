@@ -1,0 +1,114 @@
+"""Passwords, access tokens and rotating refresh tokens. Flushes, never commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import anyio
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.identity.errors import InvalidGrant, UsernameTaken
+from gateway.identity.models import RefreshToken, User
+from gateway.identity.repository import RefreshTokenRepository, UserRepository
+from gateway.identity.schemas import TokenResponse, UserCreate
+from gateway.identity.tokens import ACCESS_AUDIENCE
+from gateway.keys import Signer
+from gateway.settings import GatewaySettings
+
+_hasher = PasswordHasher()
+# Verified when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify(hash_: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hash_, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RefreshReused:
+    """A used refresh token came back: its family is revoked and the caller must log in."""
+
+    family_id: uuid.UUID
+
+
+class IdentityService:
+    def __init__(self, session: AsyncSession, signer: Signer, settings: GatewaySettings) -> None:
+        self.users = UserRepository(session)
+        self.tokens = RefreshTokenRepository(session)
+        self.signer = signer
+        self.settings = settings
+
+    async def create_user(self, data: UserCreate) -> User:
+        if await self.users.by_username(data.username) is not None:
+            raise UsernameTaken(f"username {data.username} is taken")
+        password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
+        user = User(
+            username=data.username,
+            display_name=data.display_name,
+            password_hash=password_hash,
+            roles=[r.value for r in data.roles],
+        )
+        try:
+            async with self.users.session.begin_nested():
+                return await self.users.add(user)
+        except IntegrityError as exc:
+            raise UsernameTaken(f"username {data.username} is taken") from exc
+
+    async def login(self, username: str, password: str) -> TokenResponse:
+        user = await self.users.by_username(username)
+        hash_ = user.password_hash if user is not None else _DUMMY_HASH
+        ok = await anyio.to_thread.run_sync(_verify, hash_, password)
+        if user is None or not ok or not user.is_active:
+            raise InvalidGrant("invalid username or password", error="invalid_grant")
+        return await self._issue(user, family_id=uuid.uuid4())
+
+    async def refresh(self, refresh_token: str) -> TokenResponse | RefreshReused:
+        now = datetime.now(UTC)
+        row = await self.tokens.by_hash_for_update(_digest(refresh_token))
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            raise InvalidGrant("refresh token is invalid or expired", error="invalid_grant")
+        if row.used_at is not None:
+            await self.tokens.revoke_family(row.family_id, now)
+            return RefreshReused(row.family_id)
+        user = await self.users.get(row.user_id)
+        if user is None or not user.is_active:
+            raise InvalidGrant("account is disabled", error="invalid_grant")
+        row.used_at = now
+        return await self._issue(user, family_id=row.family_id)
+
+    async def _issue(self, user: User, *, family_id: uuid.UUID) -> TokenResponse:
+        ttl = self.settings.access_token_ttl_seconds
+        access = self.signer.sign(
+            {"sub": str(user.id), "name": user.username, "roles": list(user.roles)},
+            audience=ACCESS_AUDIENCE,
+            ttl=ttl,
+        )
+        refresh = secrets.token_urlsafe(32)
+        await self.tokens.add(
+            RefreshToken(
+                family_id=family_id,
+                user_id=user.id,
+                token_hash=_digest(refresh),
+                expires_at=datetime.now(UTC)
+                + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+            )
+        )
+        return TokenResponse(access_token=access, expires_in=ttl, refresh_token=refresh)

@@ -1,0 +1,22 @@
+"""The route table: which service owns `/api/v1/<resource>`. Each issue that adds a resource
+adds its line here; anything not listed is answered by the gateway itself (or 404)."""
+
+from __future__ import annotations
+
+PREFIX = "/api/v1/"
+
+ROUTES: dict[str, str] = {
+    "targets": "rounds",
+    "findings": "findings",
+    "leads": "referrals",
+}
+
+SERVICES: tuple[str, ...] = ("rounds", "findings", "referrals")
+
+
+def service_for(path: str) -> str | None:
+    """`/api/v1/targets/123` -> "rounds"; None when the gateway does not route the path."""
+    if not path.startswith(PREFIX):
+        return None
+    resource = path[len(PREFIX) :].split("/", 1)[0]
+    return ROUTES.get(resource)

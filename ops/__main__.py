@@ -1,0 +1,104 @@
+"""Operator commands: `python -m ops run | migrate | create-user`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from gateway.identity.enums import Role
+from gateway.identity.errors import UsernameTaken
+from gateway.identity.schemas import UserCreate
+from ops.bootstrap import ROOT
+from ops.stack import Database, Stack
+from ops.users import create_user, ensure_dev_admin
+
+cli = typer.Typer(help="巡察数据综合管理系统 operator commands", no_args_is_help=True)
+console = Console()
+DATA_DIR = Path(os.environ.get("INSPECTION_DATA_DIR", ROOT / ".data"))
+
+
+def database() -> Database:
+    return Database(data_dir=DATA_DIR, admin_url=os.environ.get("DATABASE_URL") or None)
+
+
+@cli.command()
+def run() -> None:
+    """Start PostgreSQL, migrate, run the three services and the gateway until Ctrl-C."""
+    db = database()
+    stack = Stack(db=db, log_dir=DATA_DIR / "logs")
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with console.status("starting PostgreSQL and migrating…"):
+            db.start()
+        user, password = ensure_dev_admin(db.urls["gateway"], DATA_DIR)
+        with console.status("starting the services and the gateway…"):
+            stack.start()
+        gw = stack.url("gateway")
+        console.print(f"[bold green]ready[/] gateway  {gw}")
+        console.print(f"          API docs {gw}/docs   (OpenAPI {gw}/openapi.json)")
+        console.print(f"          login    user [bold]{user}[/] password [bold]{password}[/]")
+        console.print(
+            f"          e.g. curl -s -d 'grant_type=password&username={user}&password={password}'"
+            f" {gw}/api/v1/auth/token"
+        )
+        console.print(f"          logs in {DATA_DIR / 'logs'}; Ctrl-C stops everything")
+        while not stopping.wait(1.0):
+            for app, proc in stack.procs.items():
+                if proc.poll() is not None:
+                    console.print(f"[red]{app} exited ({proc.returncode}); restarting[/]")
+                    stack.start_app(app)
+    finally:
+        console.print("stopping…")
+        stack.stop()
+        db.stop()
+        console.print("stopped")
+
+
+@cli.command()
+def migrate() -> None:
+    """Create schemas and roles and run every migration, then stop an embedded server."""
+    db = database()
+    try:
+        db.start()
+        console.print("migrated: " + ", ".join(sorted(db.urls)))
+    finally:
+        db.stop()
+
+
+@cli.command("create-user")
+def create_user_cmd(
+    username: str,
+    role: list[Role] = typer.Option(..., "--role", help="repeat for several roles"),
+    display_name: str = typer.Option("", help="name shown to others; default the username"),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Create a user of the gateway."""
+    data = UserCreate(
+        username=username, display_name=display_name or username, password=password, roles=role
+    )
+    db = database()
+    try:
+        db.start()
+        asyncio.run(create_user(db.urls["gateway"], DATA_DIR, data))
+        console.print(f"created {username} ({', '.join(r.value for r in role)})")
+    except UsernameTaken:
+        console.print(f"[red]{username} already exists[/]")
+        raise typer.Exit(1) from None
+    finally:
+        db.stop()
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,132 @@
+"""The whole system on one machine: PostgreSQL (embedded unless DATABASE_URL names a server),
+provisioning and migrations, then the three services and the gateway as real processes.
+Used by `make run` and by the end-to-end tests, so both exercise the same path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ops.bootstrap import APPS, ROOT, provision_and_migrate
+from ops.pg import EmbeddedPostgres
+
+DATABASE = "inspection"
+DEFAULT_PORTS = {"gateway": 8000, "rounds": 8001, "findings": 8002, "referrals": 8003}
+APP_FACTORIES = {
+    "gateway": "gateway.app:create_app",
+    "rounds": "services.rounds.app:create_app",
+    "findings": "services.findings.app:create_app",
+    "referrals": "services.referrals.app:create_app",
+}
+
+
+@dataclass
+class Database:
+    """Where the data lives; `admin_url` is a role allowed to create roles and schemas."""
+
+    data_dir: Path
+    admin_url: str | None = None
+    pg_port: int = 54329
+    embedded: EmbeddedPostgres | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        if self.admin_url is None:
+            self.embedded = EmbeddedPostgres(self.data_dir / "pg", self.pg_port)
+            self.embedded.start()
+            self.admin_url = self.embedded.admin_url()
+        self.urls = provision_and_migrate(self.admin_url, DATABASE, self.data_dir / "secrets")
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+@dataclass
+class Stack:
+    db: Database
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    log_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, app: str) -> str:
+        return f"http://127.0.0.1:{self.ports[app]}"
+
+    def env_for(self, app: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT)
+        gateway = self.url("gateway")
+        for a in APPS:
+            if a.name == app:
+                env[f"{a.env_prefix}DATABASE_URL"] = self.db.urls[a.name]
+                env[f"{a.env_prefix}GATEWAY_URL"] = gateway
+        if app == "gateway":
+            env["GATEWAY_SIGNING_KEY_FILE"] = str(self.db.data_dir / "keys" / "gateway-signing.pem")
+            env["GATEWAY_PUBLIC_URL"] = gateway
+            for name in ("rounds", "findings", "referrals"):
+                env[f"GATEWAY_{name.upper()}_URL"] = self.url(name)
+        env.update(self.extra_env)
+        return env
+
+    def start_app(self, app: str) -> subprocess.Popen[bytes]:
+        cmd = [
+            sys.executable, "-m", "uvicorn", APP_FACTORIES[app], "--factory",
+            "--host", "127.0.0.1", "--port", str(self.ports[app]),
+            "--loop", "uvloop", "--http", "httptools",
+            "--no-server-header", "--no-access-log", "--timeout-graceful-shutdown", "5",
+        ]  # fmt: skip
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{app}.log", "ab")  # noqa: SIM115 - lives with the process
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env_for(app), stdout=out, stderr=subprocess.STDOUT
+            if out else None, start_new_session=True,
+        )  # fmt: skip
+        self.procs[app] = proc
+        return proc
+
+    def start(self, timeout: float = 60.0) -> None:
+        for app in ("rounds", "findings", "referrals", "gateway"):
+            self.start_app(app)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            for app, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{app} exited with code {proc.returncode}")
+            try:
+                resp = httpx.get(self.url("gateway") + "/readyz", timeout=2.0)
+                if resp.status_code == 200:
+                    return
+                last = resp.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        raise RuntimeError(f"the system did not become ready in {timeout}s: {last}")
+
+    def stop_app(self, app: str) -> None:
+        proc = self.procs.pop(app, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def stop(self) -> None:
+        for app in list(self.procs):
+            self.stop_app(app)

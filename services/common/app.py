@@ -1,0 +1,96 @@
+"""The shape every service app shares: problem handlers, request ids, internal-token check,
+health and readiness probes, database lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+
+from services.common.auth import InternalAuthMiddleware, KeySet, TokenVerifier
+from services.common.db import Database
+from services.common.errors import install_problem_handlers
+from services.common.migrations import revisions_of, script_heads
+from services.common.requestid import RequestIdMiddleware
+from services.common.settings import AppSettings
+
+
+def operation_id(route: APIRoute) -> str:
+    """`{tag}-{name}` so generated clients read well."""
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_service_app(
+    settings: AppSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    migrations_dir: Path,
+    keys: KeySet | None = None,
+) -> FastAPI:
+    heads = script_heads(migrations_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database(settings)
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"], include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], include_in_schema=False)
+    async def readyz() -> Any:
+        db: Database = app.state.db
+        try:
+            async with db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                current = await conn.run_sync(lambda c: revisions_of(c, settings.db_schema))
+        except Exception as exc:  # any database failure means not ready, with the reason
+            return JSONResponse(
+                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+            )
+        if current != heads:
+            return JSONResponse(
+                {
+                    "status": "unavailable",
+                    "database": "ok",
+                    "migrations": {"current": sorted(current), "head": sorted(heads)},
+                },
+                status_code=503,
+            )
+        return {"status": "ok", "database": "ok", "migrations": "head"}
+
+    verifier = TokenVerifier(
+        keys or KeySet(settings.effective_jwks_url),
+        issuer=settings.token_issuer,
+        audience=settings.service_name,
+    )
+    app.add_middleware(InternalAuthMiddleware, verifier=verifier)
+    app.add_middleware(RequestIdMiddleware)
+    return app

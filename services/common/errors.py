@@ -1,0 +1,291 @@
+"""RFC 9457 problem details: one envelope for every error of every app.
+
+A domain error is a subclass of `Problem`; its class name is its stable code and its `type`
+URI is `/problems/<code>`. Titles come in Chinese and English, chosen by Accept-Language.
+Nothing here ever puts a stack trace or an exception message from a library into a response.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from services.common.requestid import current_request_id
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("problems")
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+class Problem(Exception):
+    """Base of every error a client may see."""
+
+    status: ClassVar[int] = 500
+    title_en: ClassVar[str] = "Internal error"
+    title_zh: ClassVar[str] = "服务器内部错误"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail or self.title_en)
+        self.detail = detail
+        self.extensions = extensions
+
+    @classmethod
+    def code(cls) -> str:
+        return _kebab(cls.__name__)
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return f"/problems/{cls.code()}"
+
+
+class BadRequest(Problem):
+    status = 400
+    title_en = "Bad request"
+    title_zh = "请求错误"
+
+
+class Unauthorized(Problem):
+    status = 401
+    title_en = "Authentication required"
+    title_zh = "需要身份认证"
+
+
+class Forbidden(Problem):
+    status = 403
+    title_en = "Not allowed"
+    title_zh = "无权执行此操作"
+
+
+class NotFound(Problem):
+    status = 404
+    title_en = "Not found"
+    title_zh = "资源不存在"
+
+
+class MethodNotAllowed(Problem):
+    status = 405
+    title_en = "Method not allowed"
+    title_zh = "不支持该请求方法"
+
+
+class Conflict(Problem):
+    status = 409
+    title_en = "Conflict with the current state"
+    title_zh = "与当前状态冲突"
+
+
+class PreconditionFailed(Problem):
+    status = 412
+    title_en = "The resource has changed since you read it"
+    title_zh = "资源已被修改，请重新读取"
+
+
+class PayloadTooLarge(Problem):
+    status = 413
+    title_en = "Request body too large"
+    title_zh = "请求体过大"
+
+
+class UnsupportedMediaType(Problem):
+    status = 415
+    title_en = "Unsupported media type"
+    title_zh = "不支持的内容类型"
+
+
+class ValidationFailed(Problem):
+    status = 422
+    title_en = "The request has invalid fields"
+    title_zh = "请求字段校验失败"
+
+
+class TooManyRequests(Problem):
+    status = 429
+    title_en = "Too many requests"
+    title_zh = "请求过于频繁"
+
+
+class BadGateway(Problem):
+    status = 502
+    title_en = "Upstream service failed"
+    title_zh = "后端服务异常"
+
+
+class ServiceUnavailable(Problem):
+    status = 503
+    title_en = "Service unavailable"
+    title_zh = "服务暂不可用"
+
+
+class GatewayTimeout(Problem):
+    status = 504
+    title_en = "Upstream service timed out"
+    title_zh = "后端服务响应超时"
+
+
+class InternalError(Problem):
+    pass
+
+
+_BY_STATUS: dict[int, type[Problem]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PreconditionFailed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        TooManyRequests,
+        BadGateway,
+        ServiceUnavailable,
+        GatewayTimeout,
+        InternalError,
+    )
+}
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    code: str
+
+
+class ProblemBody(BaseModel):
+    """The problem+json document (RFC 9457) as it appears in OpenAPI."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def prefers_chinese(accept_language: str | None) -> bool:
+    """Chinese unless the client asks for English first (the office's users read Chinese)."""
+    if not accept_language:
+        return True
+    first = accept_language.split(",")[0].strip().lower()
+    return not first.startswith("en")
+
+
+def problem_response(
+    problem: type[Problem] | Problem,
+    *,
+    accept_language: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    cls = problem if isinstance(problem, type) else type(problem)
+    body: dict[str, Any] = {
+        "type": cls.type_uri(),
+        "title": cls.title_zh if prefers_chinese(accept_language) else cls.title_en,
+        "status": cls.status,
+    }
+    if isinstance(problem, Problem):
+        if problem.detail:
+            body["detail"] = problem.detail
+        body.update(problem.extensions)
+    if instance:
+        body["instance"] = instance
+    rid = current_request_id()
+    if rid:
+        body["request_id"] = rid
+    return Response(
+        orjson.dumps(body), status_code=cls.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def field_errors(raw: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic/FastAPI validation errors as {field, message, code}; the field is a dotted path
+    without the 'body' prefix so a client can put the message next to its input."""
+    out = []
+    for err in raw:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+            where = loc[0]
+            loc = loc[1:]
+            field = ".".join(loc) if loc else where
+            if where not in ("body",):
+                field = f"{where}.{field}" if loc else where
+        else:
+            field = ".".join(loc) or "body"
+        out.append(
+            {
+                "field": field,
+                "message": err.get("msg", "invalid"),
+                "code": err.get("type", "invalid"),
+            }
+        )
+    return out
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(
+            exc, accept_language=request.headers.get("accept-language"), instance=request.url.path
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = field_errors(exc.errors())
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem_response(
+            ValidationFailed(detail, errors=errors),
+            accept_language=request.headers.get("accept-language"),
+            instance=request.url.path,
+        )
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        cls = _BY_STATUS.get(
+            exc.status_code, BadRequest if exc.status_code < 500 else InternalError
+        )
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(
+            cls(detail),
+            accept_language=request.headers.get("accept-language"),
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            InternalError(), accept_language=request.headers.get("accept-language")
+        )
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def problem_responses(*classes: type[Problem]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entry documenting the problem+json errors an operation may return."""
+    return {
+        cls.status: {
+            "model": ProblemBody,
+            "description": f"{cls.title_en} ({cls.title_zh}); type {cls.type_uri()}",
+            "content": {PROBLEM_JSON: {}},
+        }
+        for cls in classes
+    }

@@ -1,0 +1,72 @@
+"""Alembic plumbing shared by every app: the version table lives in the app's own schema,
+and migrations run over the async driver as the app's own role."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:
+    """Synchronous entry point for the operator tooling and the test session."""
+    command.upgrade(alembic_config(migrations_dir, database_url), "head")
+
+
+def script_heads(migrations_dir: Path) -> set[str]:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    return set(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def run_env(metadata: MetaData) -> None:
+    """Body of every app's migrations/env.py."""
+    schema = metadata.schema
+    assert schema, "each app's metadata is bound to its own schema"
+    url = context.config.attributes.get("database_url") or context.config.get_main_option(
+        "sqlalchemy.url"
+    )
+    if not url:
+        raise RuntimeError("no database URL given to the migrations")
+
+    def do_run(connection: Connection) -> None:
+        connection.execute(text(f'SET search_path TO "{schema}"'))
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            version_table_schema=schema,
+            include_schemas=False,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                await conn.run_sync(do_run)
+                await conn.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run_async())
+
+
+def revisions_of(connection: Connection, schema: str) -> set[str]:
+    ctx = MigrationContext.configure(connection, opts={"version_table_schema": schema})
+    return set(ctx.get_current_heads())

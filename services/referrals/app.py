@@ -1,0 +1,23 @@
+"""Referrals service (移交): leads, rectification items, suggestions, rules, statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.common.app import create_service_app
+from services.referrals.api import routers
+from services.referrals.settings import ReferralsSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: ReferralsSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or ReferralsSettings(),
+        title="移交督办服务 Referrals",
+        description="问题线索移交与处置、整改督办、意见建议、制度建设与统计。",
+        routers=routers,
+        migrations_dir=MIGRATIONS,
+    )
