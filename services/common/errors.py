@@ -214,26 +214,23 @@ def problem_response(
 
 
 def field_errors(raw: Sequence[Any]) -> list[dict[str, str]]:
-    """Pydantic/FastAPI validation errors as {field, message, code}; the field is a dotted path
-    without the 'body' prefix so a client can put the message next to its input."""
+    """Pydantic/FastAPI validation errors as {field, message, code}. A body field is named by its
+    dotted path ("finding_ids.0"); query, path and header parameters keep their location as a
+    prefix ("query.limit"); an unparsable body is "body"."""
     out = []
     for err in raw:
         loc = [str(p) for p in err.get("loc", ())]
-        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
-            where = loc[0]
-            loc = loc[1:]
-            field = ".".join(loc) if loc else where
-            if where not in ("body",):
-                field = f"{where}.{field}" if loc else where
-        else:
-            field = ".".join(loc) or "body"
-        out.append(
-            {
-                "field": field,
-                "message": err.get("msg", "invalid"),
-                "code": err.get("type", "invalid"),
-            }
-        )
+        code = err.get("type", "invalid")
+        message = err.get("msg", "invalid")
+        if code == "json_invalid":
+            position = loc[1] if len(loc) > 1 else "?"
+            out.append(
+                {"field": "body", "message": f"invalid JSON at byte {position}", "code": code}
+            )
+            continue
+        where, rest = (loc[0], loc[1:]) if loc else ("body", [])
+        field = ".".join(rest) or "body" if where == "body" else ".".join([where, *rest])
+        out.append({"field": field, "message": message, "code": code})
     return out
 
 

@@ -45,13 +45,15 @@ class RequestIdMiddleware:
                 break
         rid = accept_request_id(incoming)
         token = request_id_var.set(rid)
-        scope.setdefault("state", {})["request_id"] = rid
-        raw = rid.encode()
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # read at send time: an inner layer may adopt the gateway's id (see auth.py)
+                final = state.get("request_id", rid)
                 headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
-                headers.append((b"x-request-id", raw))
+                headers.append((b"x-request-id", final.encode()))
                 message["headers"] = headers
             await send(message)
 

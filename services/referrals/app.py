@@ -7,17 +7,20 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
+from services.common.auth import KeySet
 from services.referrals.api import routers
 from services.referrals.settings import ReferralsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ReferralsSettings | None = None) -> FastAPI:
+def create_app(settings: ReferralsSettings | None = None, keys: KeySet | None = None) -> FastAPI:
+    """`keys` replaces the gateway JWKS (tests sign their own internal tokens)."""
     return create_service_app(
         settings or ReferralsSettings(),
         title="移交督办服务 Referrals",
         description="问题线索移交与处置、整改督办、意见建议、制度建设与统计。",
         routers=routers,
         migrations_dir=MIGRATIONS,
+        keys=keys,
     )
