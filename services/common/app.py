@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy import text
+from sqlalchemy import Table, text
 
 from services.common.auth import InternalAuthMiddleware, KeySet, TokenVerifier
 from services.common.db import Database
 from services.common.errors import install_problem_handlers
+from services.common.idempotency import IdempotencyMiddleware
 from services.common.migrations import revisions_of, script_heads
 from services.common.requestid import RequestIdMiddleware
 from services.common.settings import AppSettings
@@ -34,6 +35,7 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     migrations_dir: Path,
+    idempotency: Table,
     keys: KeySet | None = None,
 ) -> FastAPI:
     heads = script_heads(migrations_dir)
@@ -91,6 +93,8 @@ def create_service_app(
         issuer=settings.token_issuer,
         audience=settings.service_name,
     )
+    # outermost last: request id, then the internal-token check, then idempotency
+    app.add_middleware(IdempotencyMiddleware, table=idempotency)
     app.add_middleware(InternalAuthMiddleware, verifier=verifier)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -57,6 +57,13 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The unit of work of one request: committed when the handler returns, rolled back if it
     raises. Commit happens before the response is sent, so a failed commit is the client's error
     response, never a silent loss after a 201."""
+    shared = request.scope.get("state", {}).get("idempotent_session")
+    if shared is not None:
+        # IdempotencyMiddleware owns this transaction: it commits the change together with the
+        # stored response, or rolls both back.
+        yield shared
+        await shared.flush()
+        return
     db: Database = request.app.state.db
     async with db.sessions() as session:
         try:

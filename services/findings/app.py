@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.auth import KeySet
 from services.findings.api import routers
+from services.findings.models import idempotency_keys
 from services.findings.settings import FindingsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,5 +23,6 @@ def create_app(settings: FindingsSettings | None = None, keys: KeySet | None = N
         description="问题登记、证据、责任倒查、大数据比对与单位素描像。",
         routers=routers,
         migrations_dir=MIGRATIONS,
+        idempotency=idempotency_keys,
         keys=keys,
     )

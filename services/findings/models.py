@@ -11,9 +11,11 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import schema_metadata
+from services.common.idempotency import idempotency_table
 from services.findings.enums import FindingSource, FindingStatus
 
 metadata = schema_metadata("findings")
+idempotency_keys = idempotency_table(metadata)
 
 
 def _in(column: str, values: list[str]) -> str:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.auth import KeySet
 from services.referrals.api import routers
+from services.referrals.models import idempotency_keys
 from services.referrals.settings import ReferralsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,5 +23,6 @@ def create_app(settings: ReferralsSettings | None = None, keys: KeySet | None = 
         description="问题线索移交与处置、整改督办、意见建议、制度建设与统计。",
         routers=routers,
         migrations_dir=MIGRATIONS,
+        idempotency=idempotency_keys,
         keys=keys,
     )

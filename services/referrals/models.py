@@ -10,9 +10,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import schema_metadata
+from services.common.idempotency import idempotency_table
 from services.referrals.enums import LeadRecipient, LeadStatus
 
 metadata = schema_metadata("referrals")
+idempotency_keys = idempotency_table(metadata)
 
 
 def _in(column: str, values: list[str]) -> str:

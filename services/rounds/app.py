@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.auth import KeySet
 from services.rounds.api import routers
+from services.rounds.models import idempotency_keys
 from services.rounds.settings import RoundsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,5 +23,6 @@ def create_app(settings: RoundsSettings | None = None, keys: KeySet | None = Non
         description="届次、轮次、巡察组、巡察对象与任务分配。",
         routers=routers,
         migrations_dir=MIGRATIONS,
+        idempotency=idempotency_keys,
         keys=keys,
     )

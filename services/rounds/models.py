@@ -19,9 +19,11 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import schema_metadata
+from services.common.idempotency import idempotency_table
 from services.rounds.enums import TargetKind
 
 metadata = schema_metadata("rounds")
+idempotency_keys = idempotency_table(metadata)
 
 
 class Base(DeclarativeBase):

@@ -210,3 +210,15 @@ def test_health_readiness_and_merged_openapi(system: System) -> None:
     jwks = httpx.get(f"{system.gateway}/.well-known/jwks.json").json()
     assert jwks["keys"][0]["crv"] == "Ed25519"
     assert "d" not in jwks["keys"][0]
+
+
+def test_idempotency_key_passes_through_the_gateway(system: System) -> None:
+    body = {"name": f"官塘驿镇党委-{uuid.uuid4().hex[:6]}", "kind": "township_committee",
+            "jurisdiction": "赤壁市"}  # fmt: skip
+    headers = {**system.auth, "Idempotency-Key": uuid.uuid4().hex}
+    with httpx.Client(base_url=system.gateway, headers=headers) as gw:
+        first = gw.post("/api/v1/targets", json=body)
+        retry = gw.post("/api/v1/targets", json=body)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["id"] == first.json()["id"]
+    assert retry.headers["idempotent-replayed"] == "true"
