@@ -24,14 +24,24 @@ DATA_DIR = Path(os.environ.get("INSPECTION_DATA_DIR", ROOT / ".data"))
 
 
 def database() -> Database:
-    return Database(data_dir=DATA_DIR, admin_url=os.environ.get("DATABASE_URL") or None)
+    return Database(
+        data_dir=DATA_DIR,
+        admin_url=os.environ.get("DATABASE_URL") or None,
+        pg_port=int(os.environ.get("INSPECTION_PG_PORT", "54329")),
+    )
+
+
+def ports() -> dict[str, int]:
+    """Gateway on INSPECTION_PORT_BASE (8000), the services on the next three ports."""
+    base = int(os.environ.get("INSPECTION_PORT_BASE", "8000"))
+    return {"gateway": base, "rounds": base + 1, "findings": base + 2, "referrals": base + 3}
 
 
 @cli.command()
 def run() -> None:
     """Start PostgreSQL, migrate, run the three services and the gateway until Ctrl-C."""
     db = database()
-    stack = Stack(db=db, log_dir=DATA_DIR / "logs")
+    stack = Stack(db=db, ports=ports(), log_dir=DATA_DIR / "logs")
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
