@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from gateway.db import metadata as gateway_metadata
 from gateway.identity import models as _identity_models  # noqa: F401
 from ops.stack import Database
+from services.common.migrations import only_schema
 from services.findings.models import metadata as findings_metadata
 from services.referrals.models import metadata as referrals_metadata
 from services.rounds.models import metadata as rounds_metadata
@@ -54,16 +55,11 @@ async def test_migrations_match_the_models(
     try:
         async with engine.connect() as conn:
 
-            def only_this_app(name: str | None, kind: str, parent: object) -> bool:
-                if kind == "schema":
-                    return name == app
-                return not (kind == "table" and name == "alembic_version")
-
             def diff(sync_conn):  # type: ignore[no-untyped-def]
                 ctx = MigrationContext.configure(
                     sync_conn,
                     opts={"compare_type": True, "include_schemas": True,
-                          "include_name": only_this_app},
+                          "include_name": only_schema(app)},
                 )  # fmt: skip
                 return compare_metadata(ctx, metadata)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ import jwt
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.errors import Unauthorized, problem_response
+from services.common.errors import Forbidden, Unauthorized, problem_response
 from services.common.requestid import request_id_var
 
 ALGORITHM = "EdDSA"
@@ -183,3 +184,15 @@ def get_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: str) -> Callable[[Request], Principal]:
+    """A dependency admitting only callers with one of `roles` (403 otherwise)."""
+
+    def check(request: Request) -> Principal:
+        principal = get_principal(request)
+        if not principal.has_role(*roles):
+            raise Forbidden(f"requires one of the roles: {', '.join(roles)}")
+        return principal
+
+    return check

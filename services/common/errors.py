@@ -16,6 +16,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -270,6 +271,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             InternalError(), accept_language=request.headers.get("accept-language")
         )
 
+    async def on_stale(request: Request, exc: Exception) -> Response:
+        return problem_response(
+            PreconditionFailed("the resource was changed by someone else meanwhile"),
+            accept_language=request.headers.get("accept-language"),
+            instance=request.url.path,
+        )
+
+    app.add_exception_handler(StaleDataError, on_stale)
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -4,13 +4,15 @@ and migrations run over the async driver as the app's own role."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -33,6 +35,17 @@ def script_heads(migrations_dir: Path) -> set[str]:
     return set(ScriptDirectory.from_config(cfg).get_heads())
 
 
+def only_schema(schema: str) -> Callable[[str | None, str, Any], bool]:
+    """Autogenerate filter: this app's schema, without Alembic's own version table."""
+
+    def include(name: str | None, kind: str, _parent: Any) -> bool:
+        if kind == "schema":
+            return name == schema
+        return not (kind == "table" and name == "alembic_version")
+
+    return include
+
+
 def run_env(metadata: MetaData) -> None:
     """Body of every app's migrations/env.py."""
     schema = metadata.schema
@@ -44,19 +57,23 @@ def run_env(metadata: MetaData) -> None:
         raise RuntimeError("no database URL given to the migrations")
 
     def do_run(connection: Connection) -> None:
-        connection.execute(text(f'SET search_path TO "{schema}"'))
         context.configure(
             connection=connection,
             target_metadata=metadata,
             version_table_schema=schema,
-            include_schemas=False,
+            include_schemas=True,
+            include_name=only_schema(schema),
             compare_type=True,
         )
         with context.begin_transaction():
             context.run_migrations()
 
     async def run_async() -> None:
-        engine = create_async_engine(url)
+        # search_path public: the app's schema is then reflected by its name, as the models name
+        # it, and every object the migrations create is schema-qualified.
+        engine = create_async_engine(
+            url, connect_args={"server_settings": {"search_path": "public"}}
+        )
         try:
             async with engine.connect() as conn:
                 await conn.run_sync(do_run)

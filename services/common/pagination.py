@@ -30,6 +30,9 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` to get the next page; absent on the last page"
     )
+    deleted: list[uuid.UUID] | None = Field(
+        default=None, description="with `updated_since`: ids deleted since then (delta sync)"
+    )
 
 
 class PageParams(BaseModel):

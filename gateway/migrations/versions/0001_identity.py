@@ -14,6 +14,8 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+SCHEMA = "gateway"
+
 
 def upgrade() -> None:
     op.create_table(
@@ -28,8 +30,11 @@ def upgrade() -> None:
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
+        schema=SCHEMA,
     )
-    op.create_index("uq_users_username_lower", "users", [sa.text("lower(username)")], unique=True)
+    op.create_index(
+        "uq_users_username_lower", "users", [sa.text("lower(username)")], unique=True, schema=SCHEMA
+    )
     op.create_table(
         "refresh_tokens",
         sa.Column("id", postgresql.UUID(as_uuid=True), server_default=sa.text("gen_random_uuid()")),
@@ -45,16 +50,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_refresh_tokens"),
         sa.ForeignKeyConstraint(
             ["user_id"],
-            ["users.id"],
+            [f"{SCHEMA}.users.id"],
             name="fk_refresh_tokens_user_id_users",
             ondelete="CASCADE",
         ),
         sa.UniqueConstraint("token_hash", name="uq_refresh_tokens_token_hash"),
+        schema=SCHEMA,
     )
-    op.create_index("ix_refresh_tokens_family_id", "refresh_tokens", ["family_id"])
-    op.create_index("ix_refresh_tokens_user_id", "refresh_tokens", ["user_id"])
+    op.create_index("ix_refresh_tokens_family_id", "refresh_tokens", ["family_id"], schema=SCHEMA)
+    op.create_index("ix_refresh_tokens_user_id", "refresh_tokens", ["user_id"], schema=SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_table("refresh_tokens")
-    op.drop_table("users")
+    op.drop_table("refresh_tokens", schema=SCHEMA)
+    op.drop_table("users", schema=SCHEMA)

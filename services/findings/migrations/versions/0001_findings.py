@@ -14,6 +14,8 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+SCHEMA = "findings"
+
 SOURCES = ("talk", "documents", "visit", "letters", "data_check")
 STATUSES = ("draft", "confirmed", "handed_over", "closed")
 
@@ -44,11 +46,12 @@ def upgrade() -> None:
         sa.CheckConstraint(_in("source", SOURCES), name="ck_findings_source"),
         sa.CheckConstraint(_in("status", STATUSES), name="ck_findings_status"),
         sa.CheckConstraint("money_involved >= 0", name="ck_findings_money_involved_nonnegative"),
+        schema=SCHEMA,
     )
-    op.create_index("ix_findings_target_id", "findings", ["target_id"])
-    op.create_index("ix_findings_updated_at", "findings", ["updated_at"])
-    op.create_index("ix_findings_created_at_id", "findings", ["created_at", "id"])
+    op.create_index("ix_findings_target_id", "findings", ["target_id"], schema=SCHEMA)
+    op.create_index("ix_findings_updated_at", "findings", ["updated_at"], schema=SCHEMA)
+    op.create_index("ix_findings_created_at_id", "findings", ["created_at", "id"], schema=SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_table("findings")
+    op.drop_table("findings", schema=SCHEMA)

@@ -14,6 +14,8 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+SCHEMA = "referrals"
+
 RECIPIENTS = (
     "discipline_commission",
     "organisation_department",
@@ -47,11 +49,14 @@ def upgrade() -> None:
         sa.CheckConstraint(_in("recipient", RECIPIENTS), name="ck_leads_recipient"),
         sa.CheckConstraint(_in("status", STATUSES), name="ck_leads_status"),
         sa.CheckConstraint("cardinality(finding_ids) > 0", name="ck_leads_has_findings"),
+        schema=SCHEMA,
     )
-    op.create_index("ix_leads_updated_at", "leads", ["updated_at"])
-    op.create_index("ix_leads_created_at_id", "leads", ["created_at", "id"])
-    op.create_index("ix_leads_finding_ids", "leads", ["finding_ids"], postgresql_using="gin")
+    op.create_index("ix_leads_updated_at", "leads", ["updated_at"], schema=SCHEMA)
+    op.create_index("ix_leads_created_at_id", "leads", ["created_at", "id"], schema=SCHEMA)
+    op.create_index(
+        "ix_leads_finding_ids", "leads", ["finding_ids"], postgresql_using="gin", schema=SCHEMA
+    )
 
 
 def downgrade() -> None:
-    op.drop_table("leads")
+    op.drop_table("leads", schema=SCHEMA)

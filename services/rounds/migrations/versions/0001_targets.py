@@ -14,6 +14,8 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+SCHEMA = "rounds"
+
 KINDS = (
     "department_party_group",
     "township_committee",
@@ -40,7 +42,9 @@ def upgrade() -> None:
         sa.Column(
             "parent_id",
             postgresql.UUID(as_uuid=True),
-            sa.ForeignKey("targets.id", ondelete="RESTRICT", name="fk_targets_parent_id_targets"),
+            sa.ForeignKey(
+                f"{SCHEMA}.targets.id", ondelete="RESTRICT", name="fk_targets_parent_id_targets"
+            ),
             nullable=True,
         ),
         sa.Column("created_by", sa.String(64), nullable=False),
@@ -60,11 +64,12 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")", name="ck_targets_kind"
         ),
+        schema=SCHEMA,
     )
-    op.create_index("ix_targets_parent_id", "targets", ["parent_id"])
-    op.create_index("ix_targets_updated_at", "targets", ["updated_at"])
-    op.create_index("ix_targets_created_at_id", "targets", ["created_at", "id"])
+    op.create_index("ix_targets_parent_id", "targets", ["parent_id"], schema=SCHEMA)
+    op.create_index("ix_targets_updated_at", "targets", ["updated_at"], schema=SCHEMA)
+    op.create_index("ix_targets_created_at_id", "targets", ["created_at", "id"], schema=SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_table("targets")
+    op.drop_table("targets", schema=SCHEMA)

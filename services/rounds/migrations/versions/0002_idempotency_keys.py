@@ -14,6 +14,8 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
+SCHEMA = "rounds"
+
 
 def upgrade() -> None:
     op.create_table(
@@ -30,8 +32,9 @@ def upgrade() -> None:
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.PrimaryKeyConstraint("subject", "key", name="pk_idempotency_keys"),
+        schema=SCHEMA,
     )
 
 
 def downgrade() -> None:
-    op.drop_table("idempotency_keys")
+    op.drop_table("idempotency_keys", schema=SCHEMA)
