@@ -8,10 +8,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.rounds.errors import ParentTargetInvalid, TargetAlreadyExists, TargetNotFound
 from services.rounds.models import Target
-from services.rounds.repository import TargetRepository
-from services.rounds.schemas import TargetCreate
+from services.rounds.registry.errors import ParentTargetInvalid, TargetAlreadyExists, TargetNotFound
+from services.rounds.registry.repository import TargetRepository
+from services.rounds.registry.schemas import TargetCreate
 
 
 class TargetService:
