@@ -6,6 +6,13 @@ from __future__ import annotations
 PREFIX = "/api/v1/"
 
 ROUTES: dict[str, str] = {
+    "terms": "rounds",
+    "rounds": "rounds",
+    "checklists": "rounds",
+    "people": "rounds",
+    "groups": "rounds",
+    "assignments": "rounds",
+    "coverage": "rounds",
     "targets": "rounds",
     "findings": "findings",
     "leads": "referrals",

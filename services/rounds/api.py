@@ -2,6 +2,8 @@
 
 from fastapi import APIRouter
 
+from services.rounds.planning.api import routers as planning
 from services.rounds.registry.api import routers as registry
+from services.rounds.staffing.api import routers as staffing
 
-routers: list[APIRouter] = [*registry]
+routers: list[APIRouter] = [*registry, *planning, *staffing]
