@@ -7,7 +7,7 @@ and `labels()` feeds the enum catalogue endpoints.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from pydantic import GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
@@ -22,6 +22,14 @@ class LabeledEnum(StrEnum):
         obj._value_ = value
         obj.label = label
         return obj
+
+    @classmethod
+    def of(cls, value: str) -> Self:
+        """The member with this code (ValueError if none); typed, unlike `cls(value)` here."""
+        for member in cls:
+            if member.value == value:
+                return member
+        raise ValueError(f"{value!r} is not a valid {cls.__name__}")
 
     @classmethod
     def labels(cls) -> dict[str, str]:

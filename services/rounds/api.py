@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
+from services.rounds.coverage.api import routers as coverage
 from services.rounds.planning.api import routers as planning
 from services.rounds.registry.api import routers as registry
 from services.rounds.staffing.api import routers as staffing
 
-routers: list[APIRouter] = [*registry, *planning, *staffing]
+routers: list[APIRouter] = [*registry, *planning, *staffing, *coverage]

@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from services.common.db import schema_metadata
@@ -94,7 +94,7 @@ class Target(Versioned, Base):
 
     __tablename__ = "targets"
     __table_args__ = (
-        UniqueConstraint("parent_id", "name", postgresql_nulls_not_distinct=True),
+        UniqueConstraint("jurisdiction", "parent_id", "name", postgresql_nulls_not_distinct=True),
         Index("ix_targets_created_at_id", "created_at", "id"),
         one_of("kind", TargetKind),
         one_of("risk_class", RiskClass),
@@ -379,3 +379,47 @@ class Assignment(Versioned, Base):
     override_reason: Mapped[str | None] = mapped_column(Text)
     overridden_by: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(64))
+
+
+class CoveragePlan(Versioned, Base):
+    """A planner's proposal for covering a term's remaining targets in given rounds; the office
+    accepts it (assignments are created) or discards it."""
+
+    __tablename__ = "coverage_plans"
+    __table_args__ = (
+        CheckConstraint("status IN ('proposed', 'accepted', 'discarded')", name="status"),
+        one_of("mode", AssignmentMode),
+        Index("ix_coverage_plans_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    term_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("terms.id", ondelete="CASCADE"), index=True
+    )
+    round_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    mode: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), server_default=text("'proposed'"))
+    unplaced: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CoveragePlanItem(Base):
+    """One proposed assignment of a plan."""
+
+    __tablename__ = "coverage_plan_items"
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("coverage_plans.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    round_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("rounds.id", ondelete="CASCADE")
+    )
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("groups.id", ondelete="CASCADE")
+    )
+    cluster: Mapped[str] = mapped_column(String(200), server_default=text("''"))

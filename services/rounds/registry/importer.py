@@ -178,18 +178,19 @@ class TargetImport:
                 node = node.parent_row
 
     async def _check_duplicates(self, rows: list[Row]) -> None:
-        seen: dict[tuple[Any, str], int] = {}
+        seen: dict[tuple[str, Any, str], int] = {}
         for row in rows:
-            key = (row.parent_id or (row.parent_row.number if row.parent_row else None), row.name)
+            parent = row.parent_id or (row.parent_row.number if row.parent_row else None)
+            key = (row.jurisdiction, parent, row.name)
             if key in seen:
                 self._error(row.number, "name", f"与第{seen[key]}行重复 duplicates row {seen[key]}")
             else:
                 seen[key] = row.number
         existing = await self.repo.taken(
-            {(r.parent_id, r.name) for r in rows if r.parent_row is None}
+            {(r.jurisdiction, r.parent_id, r.name) for r in rows if r.parent_row is None}
         )
         for row in rows:
-            if row.parent_row is None and (row.parent_id, row.name) in existing:
+            if row.parent_row is None and (row.jurisdiction, row.parent_id, row.name) in existing:
                 self._error(row.number, "name", f"已登记 already registered: {row.name}")
 
     def _without_bad(self, rows: list[Row]) -> list[Row]:

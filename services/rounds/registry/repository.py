@@ -16,6 +16,8 @@ from services.common.repository import Repository
 from services.rounds import access
 from services.rounds.models import Target
 
+TargetKey = tuple[str, uuid.UUID | None, str]
+
 
 class TargetRepository(Repository[Target]):
     model = Target
@@ -85,16 +87,16 @@ class TargetRepository(Repository[Target]):
             found.setdefault((jurisdiction, name), []).append(target_id)
         return found
 
-    async def taken(
-        self, keys: set[tuple[uuid.UUID | None, str]]
-    ) -> set[tuple[uuid.UUID | None, str]]:
-        """Which (parent_id, name) pairs already exist."""
+    async def taken(self, keys: set[TargetKey]) -> set[TargetKey]:
+        """Which (jurisdiction, parent_id, name) triples already exist."""
         if not keys:
             return set()
         rows = await self.session.execute(
-            select(Target.parent_id, Target.name).where(Target.name.in_({n for _, n in keys}))
+            select(Target.jurisdiction, Target.parent_id, Target.name).where(
+                Target.name.in_({n for _, _, n in keys})
+            )
         )
-        return {(p, n) for p, n in rows} & keys
+        return {(j, p, n) for j, p, n in rows} & keys
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
         """One INSERT … RETURNING per generation of the tree (parents before children)."""
