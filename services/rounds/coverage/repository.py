@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, or_, select, tuple_, union
+from sqlalchemy import case, func, insert, literal, or_, select, text, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -70,8 +70,16 @@ class CoverageRepository:
     async def term(self, term_id: uuid.UUID) -> Term | None:
         return await self.session.get(Term, term_id)
 
+    async def analytic(self) -> None:
+        """Coverage reads whole registers: hash joins are right whatever the table statistics
+        say. Fresh bulk loads (an import, an accepted plan) leave statistics that promise one
+        row, and a nested loop over thousands of targets then takes seconds, not milliseconds.
+        SET LOCAL lasts until the end of this transaction only."""
+        await self.session.execute(text("SET LOCAL enable_nestloop = off"))
+
     async def tallies(self, term: Term) -> Sequence[Any]:
         """Rows per (kind) and per (township) and one overall, via GROUPING SETS."""
+        await self.analytic()
         g = goal(term).subquery("goal")
         s = status_in_term(term.id).subquery("status")
         township = aliased(Target)
@@ -96,6 +104,7 @@ class CoverageRepository:
         return (await self.session.execute(stmt)).all()
 
     async def remaining(self, term: Term) -> list[Candidate]:
+        await self.analytic()
         g = goal(term).subquery("goal")
         s = status_in_term(term.id).subquery("status")
         stmt = (
