@@ -101,6 +101,21 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
         doc = await merged.document(api.openapi())
         return Response(orjson.dumps(doc), media_type="application/json")
 
+    @api.get(
+        "/api/v1/meta/enums",
+        tags=["meta"],
+        summary="枚举值与中文名称 Every enum's codes and Chinese labels",
+    )
+    async def enums() -> dict[str, dict[str, str]]:
+        """From the merged OpenAPI of all services: {EnumName: {code: 中文名称}}."""
+        doc = await merged.document(api.openapi())
+        schemas = doc.get("components", {}).get("schemas", {})
+        return {
+            name: schema["x-enum-labels"]
+            for name, schema in sorted(schemas.items())
+            if "x-enum-labels" in schema
+        }
+
     @api.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="巡察数据综合管理系统 API")

@@ -222,3 +222,11 @@ def test_idempotency_key_passes_through_the_gateway(system: System) -> None:
     assert first.status_code == retry.status_code == 201
     assert retry.json()["id"] == first.json()["id"]
     assert retry.headers["idempotent-replayed"] == "true"
+
+
+def test_enum_labels_of_every_service_in_one_call(system: System) -> None:
+    enums = httpx.get(f"{system.gateway}/api/v1/meta/enums").json()
+    assert enums["TargetKind"]["township_committee"] == "乡镇党委"
+    assert enums["FindingSource"]["data_check"] == "大数据比对"
+    assert enums["LeadRecipient"]["discipline_commission"] == "纪委监委"
+    assert enums["Role"]["office"] == "市委巡察办"
