@@ -1,12 +1,13 @@
 """Idempotency-Key on POST: a retried request gets the first response, never a second effect.
 
 For a POST carrying `Idempotency-Key`, this middleware opens the request's database transaction
-itself and takes a transaction-scoped advisory lock on (caller, key), so concurrent retries queue
-up instead of racing. The first request runs; if it succeeds (2xx) its response is stored in the
-same transaction as the change it made, so the two commit together or not at all. A retry with
-the same key and body replays the stored response (with `Idempotent-Replayed: true`); the same key
-with a different body or path is refused with 422. Failed requests are not stored: they changed
-nothing, and a retry runs again.
+itself and takes a transaction-scoped advisory lock on (caller, key). The first request runs; if
+it succeeds (2xx) its response is stored in the same transaction as the change it made, so the
+two commit together or not at all. A retry with the same key and body replays the stored response
+(with `Idempotent-Replayed: true`); the same key with a different body or path is refused with
+422; a retry while the first is still running gets 409 (try again shortly). Failed requests are
+not stored: they changed nothing, and a retry runs again. Keys are per caller and kept eight days,
+long enough for a phone that was offline for a week.
 """
 
 from __future__ import annotations
@@ -31,11 +32,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.errors import BadRequest, ValidationFailed, problem_response
+from services.common.errors import BadRequest, Conflict, ValidationFailed, problem_response
 
 HEADER = b"idempotency-key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 STATE_SESSION = "idempotent_session"
+RETENTION = timedelta(days=8)
+
+
+class RequestInProgress(Conflict):
+    title_en = "A request with this Idempotency-Key is still being processed"
+    title_zh = "相同幂等键的请求仍在处理中，请稍后重试"
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -89,9 +96,16 @@ class IdempotencyMiddleware:
         db = scope["app"].state.db
 
         async with db.sessions() as session:
-            await session.execute(
-                select(func.pg_advisory_xact_lock(func.hashtextextended(f"{subject} {key}", 0)))
+            locked = await session.scalar(
+                select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{subject} {key}", 0)))
             )
+            if not locked:
+                await session.rollback()
+                busy = RequestInProgress("a request with this Idempotency-Key is still running")
+                await problem_response(busy, accept_language=lang, headers={"Retry-After": "1"})(
+                    scope, receive, send
+                )
+                return
             row = (
                 (
                     await session.execute(
@@ -186,11 +200,10 @@ async def _store(
         if k.lower() not in (b"content-length", b"x-request-id", b"date")
     ]
     body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
-    # Stored responses live a day: clients retry within minutes or hours. Purged per caller,
-    # which the primary key (subject, key) makes cheap.
+    # Purged per caller, which the primary key (subject, key) makes cheap.
     await session.execute(
         table.delete().where(
-            table.c.subject == subject, table.c.created_at < func.now() - timedelta(days=1)
+            table.c.subject == subject, table.c.created_at < func.now() - RETENTION
         )
     )
     await session.execute(
