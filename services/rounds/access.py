@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from services.common.auth import Principal
 from services.rounds.enums import MemberRole
@@ -32,11 +32,13 @@ def _subject(principal: Principal) -> uuid.UUID | None:
 
 
 def group_ids(principal: Principal, *, leading: bool) -> Select[uuid.UUID]:
-    """Groups the caller leads (leading=True) or belongs to in any role."""
+    """Groups the caller leads (leading=True) or belongs to in any role. A subject that is not
+    a user id (a machine client) belongs to no group: it must not match people without one."""
+    subject = _subject(principal)
     stmt = (
         select(GroupMember.group_id)
         .join(Person, Person.id == GroupMember.person_id)
-        .where(Person.user_id == _subject(principal))
+        .where(Person.user_id == subject if subject is not None else false())
     )
     if leading:
         stmt = stmt.where(GroupMember.role.in_(LEADING_ROLES))
