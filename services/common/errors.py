@@ -286,12 +286,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 def problem_responses(*classes: type[Problem]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entry documenting the problem+json errors an operation may return."""
-    return {
-        cls.status: {
+    """OpenAPI `responses=` entry documenting the problem+json errors an operation may return;
+    problems sharing a status are listed together in its description."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for cls in classes:
+        line = f"{cls.title_en} ({cls.title_zh}); type {cls.type_uri()}"
+        if cls.status in out:
+            out[cls.status]["description"] += f"; {line}"
+            continue
+        out[cls.status] = {
             "model": ProblemBody,
-            "description": f"{cls.title_en} ({cls.title_zh}); type {cls.type_uri()}",
+            "description": line,
             "content": {PROBLEM_JSON: {}},
         }
-        for cls in classes
-    }
+    return out

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.concurrency import IfMatch, set_etag
 from services.common.db import DbSession
-from services.common.errors import Forbidden, PreconditionFailed, Problem, problem_responses
+from services.common.errors import Forbidden, PreconditionFailed, problem_responses
 from services.common.pagination import Page, Paging, make_page
 from services.rounds.access import PLANNERS
 from services.rounds.enums import AssignmentMode, GroupKind, MemberRole, Speciality
@@ -94,22 +94,6 @@ UpdatedSince = Annotated[
 ]
 
 
-def problems(*classes: type[Problem]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses for the problems an operation may return; several problems sharing a
-    status are listed together in its description."""
-    out: dict[int | str, dict[str, Any]] = {}
-    for cls in classes:
-        entry = problem_responses(cls)[cls.status]
-        if cls.status in out:
-            out[cls.status] = {
-                **out[cls.status],
-                "description": f"{out[cls.status]['description']}; {entry['description']}",
-            }
-        else:
-            out[cls.status] = entry
-    return out
-
-
 WRITE = (Forbidden,)
 CHANGE = (Forbidden, PreconditionFailed)
 
@@ -125,7 +109,7 @@ assignments = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="登记巡察干部 Add a person to the cadre pool",
-    responses=problems(*WRITE, PersonUserTaken),
+    responses=problem_responses(*WRITE, PersonUserTaken),
 )
 async def create_person(
     body: PersonCreate, session: DbSession, _: Planner, response: Response
@@ -166,7 +150,7 @@ async def list_people(
 @people.get(
     "/{person_id}",
     summary="查看巡察干部 Read a person",
-    responses=problems(PersonNotFound),
+    responses=problem_responses(PersonNotFound),
 )
 async def get_person(
     person_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, response: Response
@@ -179,7 +163,7 @@ async def get_person(
 @people.patch(
     "/{person_id}",
     summary="修改巡察干部信息 Update a person",
-    responses=problems(*CHANGE, PersonNotFound, PersonUserTaken),
+    responses=problem_responses(*CHANGE, PersonNotFound, PersonUserTaken),
 )
 async def update_person(
     person_id: uuid.UUID,
@@ -198,7 +182,7 @@ async def update_person(
     "/{person_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="删除巡察干部 Delete a person (not while in a group)",
-    responses=problems(*CHANGE, PersonNotFound, PersonInUse),
+    responses=problem_responses(*CHANGE, PersonNotFound, PersonInUse),
 )
 async def delete_person(
     person_id: uuid.UUID, session: DbSession, _: Planner, if_match: IfMatch = None
@@ -210,7 +194,7 @@ async def delete_person(
     "/{person_id}/postings",
     status_code=status.HTTP_201_CREATED,
     summary="登记任职经历（回避依据） Add a posting",
-    responses=problems(*WRITE, PersonNotFound, ReferenceInvalid),
+    responses=problem_responses(*WRITE, PersonNotFound, ReferenceInvalid),
 )
 async def create_posting(
     person_id: uuid.UUID, body: PostingCreate, session: DbSession, _: Planner, response: Response
@@ -224,7 +208,7 @@ async def create_posting(
 @people.get(
     "/{person_id}/postings",
     summary="任职经历列表 List a person's postings",
-    responses=problems(PersonNotFound),
+    responses=problem_responses(PersonNotFound),
 )
 async def list_postings(
     person_id: uuid.UUID,
@@ -245,7 +229,7 @@ async def list_postings(
 @people.get(
     "/{person_id}/postings/{posting_id}",
     summary="查看任职经历 Read a posting",
-    responses=problems(PersonNotFound, PostingNotFound),
+    responses=problem_responses(PersonNotFound, PostingNotFound),
 )
 async def get_posting(
     person_id: uuid.UUID,
@@ -263,7 +247,7 @@ async def get_posting(
     "/{person_id}/postings/{posting_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="删除任职经历 Delete a posting",
-    responses=problems(*CHANGE, PersonNotFound, PostingNotFound),
+    responses=problem_responses(*CHANGE, PersonNotFound, PostingNotFound),
 )
 async def delete_posting(
     person_id: uuid.UUID,
@@ -279,7 +263,7 @@ async def delete_posting(
     "/{person_id}/relations",
     status_code=status.HTTP_201_CREATED,
     summary="登记亲属或利害关系（回避依据） Declare a relation",
-    responses=problems(*WRITE, PersonNotFound, ReferenceInvalid),
+    responses=problem_responses(*WRITE, PersonNotFound, ReferenceInvalid),
 )
 async def create_relation(
     person_id: uuid.UUID, body: RelationCreate, session: DbSession, _: Planner, response: Response
@@ -293,7 +277,7 @@ async def create_relation(
 @people.get(
     "/{person_id}/relations",
     summary="回避关系列表 List a person's declared relations",
-    responses=problems(PersonNotFound),
+    responses=problem_responses(PersonNotFound),
 )
 async def list_relations(
     person_id: uuid.UUID,
@@ -314,7 +298,7 @@ async def list_relations(
 @people.get(
     "/{person_id}/relations/{relation_id}",
     summary="查看回避关系 Read a declared relation",
-    responses=problems(PersonNotFound, RelationNotFound),
+    responses=problem_responses(PersonNotFound, RelationNotFound),
 )
 async def get_relation(
     person_id: uuid.UUID,
@@ -332,7 +316,7 @@ async def get_relation(
     "/{person_id}/relations/{relation_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="删除回避关系 Delete a declared relation",
-    responses=problems(*CHANGE, PersonNotFound, RelationNotFound),
+    responses=problem_responses(*CHANGE, PersonNotFound, RelationNotFound),
 )
 async def delete_relation(
     person_id: uuid.UUID,
@@ -351,7 +335,7 @@ async def delete_relation(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="组建巡察组 Create a group in a round",
-    responses=problems(*WRITE, ReferenceInvalid, GroupNameTaken, GroupStructureInvalid),
+    responses=problem_responses(*WRITE, ReferenceInvalid, GroupNameTaken, GroupStructureInvalid),
 )
 async def create_group(
     body: GroupCreate, session: DbSession, _: Planner, response: Response
@@ -391,7 +375,7 @@ async def list_groups(
 @groups.get(
     "/{group_id}",
     summary="查看巡察组 Read a group",
-    responses=problems(GroupNotFound),
+    responses=problem_responses(GroupNotFound),
 )
 async def get_group(
     group_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, response: Response
@@ -404,7 +388,7 @@ async def get_group(
 @groups.patch(
     "/{group_id}",
     summary="修改巡察组 Update a group",
-    responses=problems(
+    responses=problem_responses(
         *CHANGE, GroupNotFound, ReferenceInvalid, GroupNameTaken, GroupStructureInvalid
     ),
 )
@@ -425,7 +409,7 @@ async def update_group(
     "/{group_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="撤销巡察组 Delete a group (not while it has assignments or assisting sub-groups)",
-    responses=problems(*CHANGE, GroupNotFound, GroupInUse),
+    responses=problem_responses(*CHANGE, GroupNotFound, GroupInUse),
 )
 async def delete_group(
     group_id: uuid.UUID, session: DbSession, _: Planner, if_match: IfMatch = None
@@ -437,7 +421,7 @@ async def delete_group(
     "/{group_id}/members",
     status_code=status.HTTP_201_CREATED,
     summary="增加巡察组成员（回避与同期进驻检查） Add a member",
-    responses=problems(
+    responses=problem_responses(
         *WRITE,
         GroupNotFound,
         ReferenceInvalid,
@@ -464,7 +448,7 @@ async def add_member(
 @groups.get(
     "/{group_id}/members",
     summary="巡察组成员列表 List a group's members",
-    responses=problems(GroupNotFound),
+    responses=problem_responses(GroupNotFound),
 )
 async def list_members(
     group_id: uuid.UUID,
@@ -487,7 +471,7 @@ async def list_members(
 @groups.get(
     "/{group_id}/members/{member_id}",
     summary="查看巡察组成员 Read a member",
-    responses=problems(GroupNotFound, MemberNotFound),
+    responses=problem_responses(GroupNotFound, MemberNotFound),
 )
 async def get_member(
     group_id: uuid.UUID,
@@ -505,7 +489,7 @@ async def get_member(
     "/{group_id}/members/{member_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="移出巡察组成员 Remove a member",
-    responses=problems(*CHANGE, GroupNotFound, MemberNotFound),
+    responses=problem_responses(*CHANGE, GroupNotFound, MemberNotFound),
 )
 async def remove_member(
     group_id: uuid.UUID,
@@ -532,7 +516,7 @@ def _created(c: Created) -> AssignmentCreated:
     "",
     status_code=status.HTTP_201_CREATED,
     summary="分配巡察任务（回避检查） Assign a target to a group",
-    responses=problems(
+    responses=problem_responses(
         *WRITE, ReferenceInvalid, GroupNotInRound, ModeInvalid, PeriodInvalid, *ASSIGNMENT_CHECKS
     ),
 )
@@ -551,7 +535,7 @@ async def create_assignment(
     "/batch",
     status_code=status.HTTP_201_CREATED,
     summary="批量分配巡察任务（全部成功或全部不建） Assign many targets at once",
-    responses=problems(*WRITE, BatchInvalid, *ASSIGNMENT_CHECKS),
+    responses=problem_responses(*WRITE, BatchInvalid, *ASSIGNMENT_CHECKS),
 )
 async def create_assignments(
     body: AssignmentBatchCreate, session: DbSession, principal: Planner
@@ -594,7 +578,7 @@ async def list_assignments(
 @assignments.get(
     "/{assignment_id}",
     summary="查看巡察任务 Read an assignment",
-    responses=problems(AssignmentNotFound),
+    responses=problem_responses(AssignmentNotFound),
 )
 async def get_assignment(
     assignment_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, response: Response
@@ -607,7 +591,7 @@ async def get_assignment(
 @assignments.patch(
     "/{assignment_id}",
     summary="修改巡察方式或进驻日期 Update an assignment's mode or dates",
-    responses=problems(*CHANGE, AssignmentNotFound, ModeInvalid, PeriodInvalid),
+    responses=problem_responses(*CHANGE, AssignmentNotFound, ModeInvalid, PeriodInvalid),
 )
 async def update_assignment(
     assignment_id: uuid.UUID,
@@ -626,7 +610,7 @@ async def update_assignment(
     "/{assignment_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="取消巡察任务 Delete an assignment",
-    responses=problems(*CHANGE, AssignmentNotFound),
+    responses=problem_responses(*CHANGE, AssignmentNotFound),
 )
 async def delete_assignment(
     assignment_id: uuid.UUID, session: DbSession, _: Planner, if_match: IfMatch = None

@@ -1,0 +1,24 @@
+"""The problem+json envelope and its documentation."""
+
+from __future__ import annotations
+
+from services.common.errors import Conflict, NotFound, field_errors, problem_responses
+from services.rounds.registry.errors import TargetInUse, TargetNotFound
+
+
+def test_problems_sharing_a_status_are_all_documented() -> None:
+    responses = problem_responses(TargetNotFound, TargetInUse, Conflict)
+    assert set(responses) == {404, 409}
+    assert "/problems/target-in-use" in responses[409]["description"]
+    assert "/problems/conflict" in responses[409]["description"]
+    assert "巡察对象不存在" in responses[404]["description"]
+
+
+def test_field_errors_name_fields_as_a_client_would() -> None:
+    raw = [
+        {"loc": ("body", "finding_ids", 0), "msg": "bad uuid", "type": "uuid_parsing"},
+        {"loc": ("query", "limit"), "msg": "too big", "type": "less_than_equal"},
+        {"loc": ("body", 17), "msg": "JSON decode error", "type": "json_invalid"},
+    ]
+    assert [e["field"] for e in field_errors(raw)] == ["finding_ids.0", "query.limit", "body"]
+    assert NotFound.code() == "not-found"
