@@ -4,6 +4,7 @@ Used by `make run` and by the end-to-end tests, so both exercise the same path."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import httpx
 
 from ops.bootstrap import APPS, ROOT, provision_and_migrate
 from ops.pg import EmbeddedPostgres
+from ops.users import ensure_service_clients
 
 DATABASE = "inspection"
 DEFAULT_PORTS = {"gateway": 8000, "rounds": 8001, "findings": 8002, "referrals": 8003}
@@ -36,6 +38,7 @@ class Database:
     pg_port: int = 54329
     embedded: EmbeddedPostgres | None = None
     urls: dict[str, str] = field(default_factory=dict)
+    client_secrets: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
         if self.admin_url is None:
@@ -43,6 +46,9 @@ class Database:
             self.embedded.start()
             self.admin_url = self.embedded.admin_url()
         self.urls = provision_and_migrate(self.admin_url, DATABASE, self.data_dir / "secrets")
+        self.client_secrets = asyncio.run(
+            ensure_service_clients(self.urls["gateway"], self.data_dir)
+        )
 
     def stop(self) -> None:
         if self.embedded is not None:
@@ -68,6 +74,8 @@ class Stack:
             if a.name == app:
                 env[f"{a.env_prefix}DATABASE_URL"] = self.db.urls[a.name]
                 env[f"{a.env_prefix}GATEWAY_URL"] = gateway
+                if app in self.db.client_secrets:
+                    env[f"{a.env_prefix}CLIENT_SECRET"] = self.db.client_secrets[app]
         if app == "gateway":
             env["GATEWAY_SIGNING_KEY_FILE"] = str(self.db.data_dir / "keys" / "gateway-signing.pem")
             env["GATEWAY_PUBLIC_URL"] = gateway

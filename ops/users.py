@@ -37,6 +37,41 @@ async def create_user(
         await db.dispose()
 
 
+SERVICE_CLIENTS = ("rounds", "findings", "referrals")
+
+
+def service_client_secrets(data_dir: Path) -> dict[str, str]:
+    """Each service's client secret for calling others through the gateway (generated once)."""
+    out = {}
+    for name in SERVICE_CLIENTS:
+        path = data_dir / "secrets" / f"client-{name}.secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        out[name] = path.read_text().strip()
+    return out
+
+
+async def ensure_service_clients(gateway_db_url: str, data_dir: Path) -> dict[str, str]:
+    settings = GatewaySettings(
+        database_url=gateway_db_url, signing_key_file=data_dir / "keys" / "gateway-signing.pem"
+    )
+    secrets_by_name = service_client_secrets(data_dir)
+    db = Database(settings)
+    try:
+        async with db.sessions() as session:
+            identity = IdentityService(session, make_signer(settings), settings)
+            for name, secret in secrets_by_name.items():
+                await identity.ensure_client(
+                    name, secret, [Role.service.value], f"the {name} service"
+                )
+            await session.commit()
+    finally:
+        await db.dispose()
+    return secrets_by_name
+
+
 def ensure_dev_admin(gateway_db_url: str, data_dir: Path) -> tuple[str, str]:
     """First run in development: an administrator whose password is kept under .data/secrets."""
     path = data_dir / "secrets" / "dev-admin.password"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Annotated
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -21,19 +23,31 @@ auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 @auth.post(
     "/token",
-    summary="登录或刷新令牌 Log in (password grant) or refresh",
+    summary="登录或刷新令牌 Log in (password grant), refresh, or authenticate a machine client",
+    description="OAuth2 token endpoint. `grant_type=password` (username, password) or "
+    "`refresh_token` (refresh_token) for people; `client_credentials` (client_id and "
+    "client_secret, in the form or as HTTP Basic) for machine clients.",
     response_model=TokenResponse,
+    response_model_exclude_none=True,
     responses=problem_responses(InvalidGrant, UnsupportedGrantType),
 )
 async def issue_token(
     request: Request,
     session: DbSession,
-    grant_type: Annotated[str, Form(pattern="^(password|refresh_token)$")],
+    grant_type: Annotated[str, Form(pattern="^(password|refresh_token|client_credentials)$")],
     username: Annotated[str | None, Form(max_length=64)] = None,
     password: Annotated[str | None, Form(max_length=256)] = None,
     refresh_token: Annotated[str | None, Form(max_length=256)] = None,
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=256)] = None,
 ) -> TokenResponse | Response:
     identity = IdentityService(session, request.app.state.signer, request.app.state.settings)
+    if grant_type == "client_credentials":
+        basic = basic_credentials(request.headers.get("authorization"))
+        cid, secret = basic if basic else (client_id, client_secret)
+        if not cid or not secret:
+            raise InvalidGrant("client_id and client_secret are required", error="invalid_client")
+        return await identity.client_login(cid, secret)
     if grant_type == "password":
         if not username or not password:
             raise InvalidGrant("username and password are required", error="invalid_request")
@@ -55,8 +69,22 @@ async def issue_token(
     return result
 
 
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """HTTP Basic client authentication (RFC 6749 §2.3.1), form-urlencoded parts."""
+    if not authorization or authorization[:6].lower() != "basic ":
+        return None
+    try:
+        raw = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    cid, sep, secret = raw.partition(":")
+    return (unquote_plus(cid), unquote_plus(secret)) if sep else None
+
+
 @auth.get("/me", summary="当前用户 Who am I", responses=problem_responses(InvalidAccessToken))
 async def me(caller: CurrentCaller, session: DbSession) -> Me:
+    if caller.subject.startswith("client:"):
+        raise InvalidAccessToken("a machine client has no user profile")
     user = await UserRepository(session).get(uuid.UUID(caller.subject))
     if user is None or not user.is_active:
         raise InvalidAccessToken("account no longer exists or is disabled")

@@ -14,3 +14,4 @@ class Role(LabeledEnum):
     owner = ("owner", "整改责任人")
     superior = ("superior", "上级巡察办")
     platform = ("platform", "纪检监察信息网络平台")
+    service = ("service", "系统内部服务")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from gateway.identity.models import RefreshToken, User
+from gateway.identity.models import ApiClient, RefreshToken, User
 from services.common.repository import Repository
 
 
@@ -32,3 +32,11 @@ class RefreshTokenRepository(Repository[RefreshToken]):
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=at)
         )
+
+
+class ApiClientRepository(Repository[ApiClient]):
+    model = ApiClient
+
+    async def by_client_id(self, client_id: str) -> ApiClient | None:
+        stmt = select(ApiClient).where(ApiClient.client_id == client_id)
+        return (await self.session.scalars(stmt)).one_or_none()

@@ -12,7 +12,10 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="seconds until the access token expires")
-    refresh_token: str = Field(description="single use; each refresh returns a new one")
+    refresh_token: str | None = Field(
+        default=None,
+        description="single use; each refresh returns a new one (none for client credentials)",
+    )
 
 
 class Me(BaseModel):

@@ -15,8 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identity.errors import InvalidGrant, UsernameTaken
-from gateway.identity.models import RefreshToken, User
-from gateway.identity.repository import RefreshTokenRepository, UserRepository
+from gateway.identity.models import ApiClient, RefreshToken, User
+from gateway.identity.repository import (
+    ApiClientRepository,
+    RefreshTokenRepository,
+    UserRepository,
+)
 from gateway.identity.schemas import TokenResponse, UserCreate
 from gateway.identity.tokens import ACCESS_AUDIENCE
 from gateway.keys import Signer
@@ -79,6 +83,38 @@ class IdentityService:
         if user is None or not ok or not user.is_active:
             raise InvalidGrant("invalid username or password", error="invalid_grant")
         return await self._issue(user, family_id=uuid.uuid4())
+
+    async def client_login(self, client_id: str, secret: str) -> TokenResponse:
+        """OAuth2 client credentials (RFC 6749 §4.4): an access token, no refresh token."""
+        client = await ApiClientRepository(self.users.session).by_client_id(client_id)
+        hash_ = client.secret_hash if client is not None else _DUMMY_HASH
+        ok = await anyio.to_thread.run_sync(_verify, hash_, secret)
+        if client is None or not ok or not client.is_active:
+            raise InvalidGrant("invalid client credentials", error="invalid_client")
+        ttl = self.settings.access_token_ttl_seconds
+        access = self.signer.sign(
+            {"sub": f"client:{client.client_id}", "name": client.client_id,
+             "roles": list(client.roles)},
+            audience=ACCESS_AUDIENCE,
+            ttl=ttl,
+        )  # fmt: skip
+        return TokenResponse(access_token=access, expires_in=ttl)
+
+    async def ensure_client(
+        self, client_id: str, secret: str, roles: list[str], about: str
+    ) -> None:
+        """Creates the client or resets its secret and roles (operator tooling)."""
+        repo = ApiClientRepository(self.users.session)
+        secret_hash = await anyio.to_thread.run_sync(hash_password, secret)
+        client = await repo.by_client_id(client_id)
+        if client is None:
+            await repo.add(
+                ApiClient(client_id=client_id, secret_hash=secret_hash, roles=roles,
+                          description=about)
+            )  # fmt: skip
+        elif not _verify(client.secret_hash, secret) or list(client.roles) != roles:
+            client.secret_hash, client.roles, client.description = secret_hash, roles, about
+            await self.users.session.flush()
 
     async def refresh(self, refresh_token: str) -> TokenResponse | RefreshReused:
         now = datetime.now(UTC)

@@ -16,6 +16,7 @@ from sqlalchemy import Table, text
 from services.common.auth import InternalAuthMiddleware, KeySet, TokenVerifier
 from services.common.db import Database
 from services.common.errors import install_problem_handlers
+from services.common.gateway_client import GatewayClient
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.migrations import revisions_of, script_heads
 from services.common.requestid import RequestIdMiddleware
@@ -43,9 +44,11 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
+        app.state.gateway = GatewayClient(settings)
         try:
             yield
         finally:
+            await app.state.gateway.close()
             await app.state.db.dispose()
 
     app = FastAPI(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +22,12 @@ class AppSettings(BaseSettings):
     token_issuer: str = "inspection-gateway"  # noqa: S105 - an issuer name, not a secret
     service_name: str = Field(description="audience this service accepts in internal tokens")
     environment: str = "dev"
+    client_id: str | None = Field(
+        default=None, description="this service's OAuth2 client id at the gateway; default its name"
+    )
+    client_secret: SecretStr | None = Field(
+        default=None, description="its client secret (calls to other services through the gateway)"
+    )
 
     @property
     def effective_jwks_url(self) -> str:

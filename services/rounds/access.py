@@ -1,6 +1,7 @@
 """Who sees what in the rounds service, as SQL the queries include (never filtered afterwards).
 
-The office (and administrators) plan and see everything. A group leader or deputy leader sees
+The office (and administrators) plan and see everything; the other services (role `service`)
+read everything to check the ids they are given. A group leader or deputy leader sees
 the rounds their groups belong to, those groups, and the targets assigned to them. A group member
 sees their own assignments. Anyone else sees nothing here. A signed-in user is matched to a
 person of the cadre pool by `people.user_id`. Out-of-scope records are answered 404, as if absent.
@@ -17,11 +18,18 @@ from services.rounds.enums import MemberRole
 from services.rounds.models import Assignment, Group, GroupMember, Person
 
 PLANNERS = ("office", "admin")
+# Other services (through the gateway, role `service`) read the plan to check references.
+READERS_OF_ALL = (*PLANNERS, "service")
 LEADING_ROLES = (MemberRole.leader.value, MemberRole.deputy_leader.value)
 
 
 def plans(principal: Principal) -> bool:
     return principal.has_role(*PLANNERS)
+
+
+def sees_all(principal: Principal) -> bool:
+    """Reads without scope: the office, and our own services checking references."""
+    return principal.has_role(*READERS_OF_ALL)
 
 
 def _subject(principal: Principal) -> uuid.UUID | None:

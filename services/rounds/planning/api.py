@@ -174,7 +174,7 @@ async def list_terms(
     )
     page = make_page(rows, paging, TermRead)
     # A deletable term has no rounds, so only planners ever saw one.
-    if updated_since is not None and paging.cursor is None and access.plans(principal):
+    if updated_since is not None and paging.cursor is None and access.sees_all(principal):
         page.deleted = await deleted_since(session, tombstones, TERM, updated_since)
     return page
 
@@ -265,7 +265,7 @@ async def list_rounds(
         next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None,
     )
     # A deletable round has no groups, so only planners ever saw one.
-    if updated_since is not None and paging.cursor is None and access.plans(principal):
+    if updated_since is not None and paging.cursor is None and access.sees_all(principal):
         page.deleted = await deleted_since(session, tombstones, ROUND, updated_since)
     return page
 

@@ -33,7 +33,7 @@ class TermRepository(Repository[Term]):
 
     def scoped(self, principal: Principal) -> Select[Any]:
         stmt = select(Term)
-        if not access.plans(principal):
+        if not access.sees_all(principal):
             stmt = stmt.where(
                 Term.id.in_(
                     select(Round.term_id).where(Round.id.in_(access.visible_round_ids(principal)))
@@ -75,7 +75,7 @@ class RoundRepository(Repository[Round]):
 
     def scoped(self, principal: Principal) -> Select[Any]:
         stmt = select(Round)
-        if not access.plans(principal):
+        if not access.sees_all(principal):
             stmt = stmt.where(Round.id.in_(access.visible_round_ids(principal)))
         return stmt
 
@@ -229,7 +229,7 @@ class ChecklistRepository(Repository[ChecklistTemplate]):
     def scoped(self, principal: Principal) -> Select[Any]:
         """Planners see every template; a leader sees those their rounds use."""
         stmt = select(ChecklistTemplate)
-        if not access.plans(principal):
+        if not access.sees_all(principal):
             stmt = stmt.where(
                 ChecklistTemplate.id.in_(
                     select(Round.checklist_template_id).where(

@@ -24,7 +24,7 @@ class TargetRepository(Repository[Target]):
 
     def scoped(self, principal: Principal) -> Select[Any]:
         stmt = select(Target)
-        if not access.plans(principal):
+        if not access.sees_all(principal):
             stmt = stmt.where(Target.id.in_(access.visible_target_ids(principal)))
         return stmt
 

@@ -127,7 +127,7 @@ class PersonRepository(Repository[Person]):
     @staticmethod
     def visible(principal: Principal) -> ColumnElement[bool]:
         """The office sees the whole cadre pool; anyone else only their own record."""
-        if access.plans(principal):
+        if access.sees_all(principal):
             return true()
         subject = _subject(principal)
         # `user_id == None` would read as IS NULL: a caller whose subject is not a user id
@@ -305,7 +305,7 @@ class GroupRepository(Repository[Group]):
     @staticmethod
     def visible(principal: Principal) -> ColumnElement[bool]:
         """The office sees every group; a (deputy) leader the groups they lead."""
-        if access.plans(principal):
+        if access.sees_all(principal):
             return true()
         if _subject(principal) is None:
             return false()
@@ -466,7 +466,7 @@ class AssignmentRepository(Repository[Assignment]):
     @staticmethod
     def visible(principal: Principal) -> ColumnElement[bool]:
         """The office sees every assignment; members and leaders those of their groups."""
-        if access.plans(principal):
+        if access.sees_all(principal):
             return true()
         if _subject(principal) is None:
             return false()
