@@ -877,3 +877,26 @@ async def test_enum_labels_and_problem_types_are_in_the_openapi(api: Api) -> Non
     assert "/problems/avoidance-conflict" in members["responses"]["409"]["description"]
     assert "/problems/station-overlap" in members["responses"]["409"]["description"]
     assert members["summary"].startswith("增加巡察组成员")
+
+
+async def test_memberships_tell_other_services_a_users_groups(
+    api: Api, sql: asyncpg.Connection
+) -> None:
+    round_id = await new_round(sql)
+    user = uuid.uuid4()
+    person = await api.person("王组长", user_id=str(user))
+    group = await api.group(round_id, unique("第一巡察组"))
+    await api.member(group, person, role="leader")
+    path = f"/api/v1/groups/memberships?user_id={user}"
+
+    as_service = {
+        "Authorization": f"Bearer {api.mint('rounds', roles=['service'], sub='client:findings')}"
+    }
+    for headers in (api.as_user(user, ["group_leader"]), as_service, {}):
+        resp = await api.client.get(path, headers=headers)
+        assert resp.status_code == 200, resp.text
+        assert [(m["group_id"], m["round_id"], m["role"]) for m in resp.json()] == [
+            (group, round_id, "leader")
+        ]
+    other = await api.client.get(path, headers=api.as_user(uuid.uuid4(), ["group_member"]))
+    assert other.status_code == 403

@@ -14,6 +14,7 @@ from services.common.concurrency import IfMatch, set_etag
 from services.common.db import DbSession
 from services.common.errors import Forbidden, PreconditionFailed, problem_responses
 from services.common.pagination import Page, Paging, make_page
+from services.rounds import access
 from services.rounds.access import PLANNERS
 from services.rounds.enums import AssignmentMode, GroupKind, MemberRole, Speciality
 from services.rounds.staffing.errors import (
@@ -67,6 +68,7 @@ from services.rounds.staffing.schemas import (
     MemberCreate,
     MemberCreated,
     MemberRead,
+    Membership,
     PersonCreate,
     PersonRead,
     PersonUpdate,
@@ -344,6 +346,22 @@ async def create_group(
     response.headers["Location"] = f"/api/v1/groups/{group.id}"
     set_etag(response, group.version)
     return GroupRead.model_validate(group)
+
+
+@groups.get(
+    "/memberships",
+    summary="用户所在巡察组 The groups a user belongs to",
+    description="For the user themself, the office, and the other services (which scope "
+    "findings and leads by group). Read before `/groups/{group_id}` so the path is not an id.",
+    responses=problem_responses(Forbidden),
+)
+async def list_memberships(
+    user_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> list[Membership]:
+    if not (access.sees_all(principal) or principal.subject == str(user_id)):
+        raise Forbidden("only the user themself, the office or a service may read this")
+    rows = await GroupRepository(session).memberships(user_id)
+    return [Membership.model_validate(r) for r in rows]
 
 
 @groups.get("", summary="巡察组列表 List groups (office: all; leaders: their groups)")

@@ -302,6 +302,25 @@ class RelationRepository(_PersonPartRepository):
 class GroupRepository(Repository[Group]):
     model = Group
 
+    async def memberships(self, user_id: uuid.UUID) -> Sequence[Any]:
+        """The groups a signed-in user belongs to, with role, round and station period."""
+        stmt = (
+            select(
+                GroupMember.group_id,
+                Group.round_id,
+                Group.kind.label("group_kind"),
+                Group.name.label("group_name"),
+                GroupMember.role,
+                GroupMember.starts_on,
+                GroupMember.ends_on,
+            )
+            .join(Group, Group.id == GroupMember.group_id)
+            .join(Person, Person.id == GroupMember.person_id)
+            .where(Person.user_id == user_id)
+            .order_by(Group.round_id, Group.name)
+        )
+        return (await self.session.execute(stmt)).all()
+
     @staticmethod
     def visible(principal: Principal) -> ColumnElement[bool]:
         """The office sees every group; a (deputy) leader the groups they lead."""

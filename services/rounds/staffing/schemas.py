@@ -336,3 +336,17 @@ class AssignmentCreated(AssignmentRead):
 
 class AssignmentBatchCreated(BaseModel):
     items: list[AssignmentCreated]
+
+
+class Membership(BaseModel):
+    """A signed-in user's place in a group: what other services use to scope what they show."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    group_id: uuid.UUID
+    round_id: uuid.UUID
+    group_kind: GroupKind
+    group_name: str
+    role: MemberRole
+    starts_on: date | None
+    ends_on: date | None
