@@ -15,7 +15,14 @@ ROUTES: dict[str, str] = {
     "coverage": "rounds",
     "targets": "rounds",
     "findings": "findings",
+    "evidence": "findings",
+    "responsibility-links": "findings",
+    "portraits": "findings",
     "leads": "referrals",
+    "rectifications": "referrals",
+    "suggestions": "referrals",
+    "rules": "referrals",
+    "notices": "referrals",
 }
 
 SERVICES: tuple[str, ...] = ("rounds", "findings", "referrals")
