@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from gateway.identity.enums import Role
 from gateway.identity.errors import UsernameTaken
 from gateway.identity.schemas import UserCreate
 from ops.bootstrap import ROOT
+from ops.pg import free_port
 from ops.stack import Database, Stack
 from ops.users import create_user, ensure_dev_admin
 
@@ -85,6 +87,33 @@ def migrate() -> None:
         console.print("migrated: " + ", ".join(sorted(db.urls)))
     finally:
         db.stop()
+
+
+@cli.command()
+def revision(
+    app: str = typer.Argument(..., help="gateway, rounds, findings or referrals"),
+    message: str = typer.Argument(..., help="what the migration does"),
+) -> None:
+    """Autogenerate the next migration of an app from its models, against a throwaway
+    PostgreSQL migrated to head (so your .data is untouched). Review the file it writes."""
+    from alembic import command
+
+    from ops.bootstrap import APPS
+    from services.common.migrations import alembic_config, script_heads
+
+    target = next((a for a in APPS if a.name == app), None)
+    if target is None:
+        raise typer.BadParameter(f"unknown app {app}")
+    heads = script_heads(target.migrations)
+    number = max((int(h) for h in heads if h.isdigit()), default=0) + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(data_dir=Path(tmp), pg_port=free_port())
+        try:
+            db.start()
+            cfg = alembic_config(target.migrations, db.urls[app])
+            command.revision(cfg, message=message, autogenerate=True, rev_id=f"{number:04d}")
+        finally:
+            db.stop()
 
 
 @cli.command("create-user")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Header, Response
 
-from services.common.errors import PreconditionFailed
+from services.common.errors import PreconditionFailed, PreconditionRequired
 
 
 def etag(version: int) -> str:
@@ -26,9 +26,15 @@ IfMatch = Annotated[
 ]
 
 
-def check_if_match(if_match: str | None, version: int) -> None:
-    """No header: last writer wins (the client opted out). `*` or the current ETag: proceed."""
+def check_if_match(if_match: str | None, version: int, *, required: bool = False) -> None:
+    """`*` or the current ETag: proceed; another ETag: 412. No header: 428 when `required`
+    (the findings service, whose offline clients must not overwrite each other), else the
+    last writer wins."""
     if if_match is None:
+        if required:
+            raise PreconditionRequired(
+                "send If-Match with the ETag you read", current_etag=etag(version)
+            )
         return
     tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
     if "*" in tags or etag(version) in tags:

@@ -93,6 +93,12 @@ class PreconditionFailed(Problem):
     title_zh = "资源已被修改，请重新读取"
 
 
+class PreconditionRequired(Problem):
+    status = 428
+    title_en = "If-Match is required: send the ETag you read"
+    title_zh = "缺少 If-Match：请携带读取时获得的 ETag"
+
+
 class PayloadTooLarge(Problem):
     status = 413
     title_en = "Request body too large"
@@ -149,6 +155,7 @@ _BY_STATUS: dict[int, type[Problem]] = {
         MethodNotAllowed,
         Conflict,
         PreconditionFailed,
+        PreconditionRequired,
         PayloadTooLarge,
         UnsupportedMediaType,
         ValidationFailed,

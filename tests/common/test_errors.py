@@ -22,3 +22,19 @@ def test_field_errors_name_fields_as_a_client_would() -> None:
     ]
     assert [e["field"] for e in field_errors(raw)] == ["finding_ids.0", "query.limit", "body"]
     assert NotFound.code() == "not-found"
+
+
+def test_if_match_rules() -> None:
+    import pytest
+
+    from services.common.concurrency import check_if_match, etag
+    from services.common.errors import PreconditionFailed, PreconditionRequired
+
+    check_if_match(etag(3), 3)
+    check_if_match("*", 3)
+    check_if_match(f'W/{etag(3)}, "v9"', 3)
+    check_if_match(None, 3)
+    with pytest.raises(PreconditionFailed):
+        check_if_match(etag(2), 3)
+    with pytest.raises(PreconditionRequired):
+        check_if_match(None, 3, required=True)
