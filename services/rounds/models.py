@@ -332,6 +332,12 @@ class GroupMember(Base):
     __tablename__ = "group_members"
     __table_args__ = (
         UniqueConstraint("group_id", "person_id"),
+        Index(
+            "uq_group_members_one_leader",
+            "group_id",
+            unique=True,
+            postgresql_where=text("role = 'leader'"),
+        ),
         one_of("role", MemberRole),
         ordered("starts_on", "ends_on"),
     )
@@ -423,3 +429,30 @@ class CoveragePlanItem(Base):
         UUID(as_uuid=True), ForeignKey("groups.id", ondelete="CASCADE")
     )
     cluster: Mapped[str] = mapped_column(String(200), server_default=text("''"))
+
+
+class AvoidanceOverride(Base):
+    """回避例外登记: the office let a person inspect a unit they should avoid. One row per
+    reason overridden, whether at assignment or when the member joined; never changed."""
+
+    __tablename__ = "avoidance_overrides"
+
+    id: Mapped[uuid.UUID] = _id()
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("groups.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("people.id", ondelete="CASCADE")
+    )
+    target_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("targets.id", ondelete="CASCADE")
+    )
+    assignment_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("assignments.id", ondelete="SET NULL"), index=True
+    )
+    rule: Mapped[str] = mapped_column(String(30))
+    via_target_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    detail: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    reason: Mapped[str] = mapped_column(Text)
+    overridden_by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = _created()

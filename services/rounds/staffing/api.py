@@ -62,6 +62,7 @@ from services.rounds.staffing.schemas import (
     AssignmentCreated,
     AssignmentRead,
     AssignmentUpdate,
+    AvoidanceOverrideRead,
     GroupCreate,
     GroupRead,
     GroupUpdate,
@@ -461,6 +462,19 @@ async def add_member(
     response.headers["Location"] = f"/api/v1/groups/{group_id}/members/{member.id}"
     set_etag(response, IMMUTABLE_VERSION)
     return member
+
+
+@groups.get(
+    "/{group_id}/avoidance-overrides",
+    summary="回避例外登记 Avoidance conflicts the office overrode for a group",
+    responses=problem_responses(Forbidden, GroupNotFound),
+)
+async def list_avoidance_overrides(
+    group_id: uuid.UUID, session: DbSession, principal: Planner
+) -> list[AvoidanceOverrideRead]:
+    await GroupService(session).get(group_id, principal)
+    rows = await AssignmentRepository(session).overrides_of_group(group_id)
+    return [AvoidanceOverrideRead.model_validate(r) for r in rows]
 
 
 @groups.get(

@@ -22,7 +22,6 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -35,6 +34,7 @@ from services.rounds import access
 from services.rounds.enums import RoundState
 from services.rounds.models import (
     Assignment,
+    AvoidanceOverride,
     Group,
     GroupMember,
     Person,
@@ -555,21 +555,38 @@ class AssignmentRepository(Repository[Assignment]):
         await self.session.flush()
         await record_deletion(self.session, tombstones, ASSIGNMENT, [assignment.id])
 
-    async def record_member_override(
-        self, assignment_ids: Sequence[uuid.UUID], note: str, by: str
+    async def record_overrides(
+        self,
+        conflicts: Sequence[Any],
+        reason: str,
+        by: str,
+        assignment_of: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] | None = None,
     ) -> None:
-        """A member admitted despite a conflict with these assignments: the reason is appended
-        to each assignment's override record (one UPDATE, versions bumped)."""
-        if not assignment_ids:
-            return
-        await self.session.execute(
-            update(Assignment)
-            .where(Assignment.id.in_(assignment_ids))
-            .values(
-                override_reason=func.concat_ws("\n", Assignment.override_reason, note),
-                overridden_by=by,
-                version=Assignment.version + 1,
-                updated_at=func.now(),
-            )
-            .execution_options(synchronize_session=False)
+        """One register row per reason overridden (one INSERT). A conflict found when a member
+        joins names its assignment; at assignment time the new assignment is looked up by
+        (group, target) in `assignment_of`."""
+        rows = [
+            {
+                "group_id": c.group_id,
+                "person_id": c.person_id,
+                "target_id": c.target_id,
+                "assignment_id": c.assignment_id
+                or (assignment_of or {}).get((c.group_id, c.target_id)),
+                "rule": c.rule.value,
+                "via_target_id": c.via_target_id,
+                "detail": c.detail,
+                "reason": reason,
+                "overridden_by": by,
+            }
+            for c in conflicts
+        ]
+        if rows:
+            await self.session.execute(insert(AvoidanceOverride), rows)
+
+    async def overrides_of_group(self, group_id: uuid.UUID) -> Sequence[AvoidanceOverride]:
+        stmt = (
+            select(AvoidanceOverride)
+            .where(AvoidanceOverride.group_id == group_id)
+            .order_by(AvoidanceOverride.at, AvoidanceOverride.id)
         )
+        return (await self.session.scalars(stmt)).all()

@@ -350,3 +350,21 @@ class Membership(BaseModel):
     role: MemberRole
     starts_on: date | None
     ends_on: date | None
+
+
+class AvoidanceOverrideRead(BaseModel):
+    """回避例外登记: one reason the office chose to override, with its written reason."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    group_id: uuid.UUID
+    person_id: uuid.UUID
+    target_id: uuid.UUID
+    assignment_id: uuid.UUID | None
+    rule: AvoidanceRule
+    via_target_id: uuid.UUID
+    detail: str
+    reason: str
+    overridden_by: str
+    at: datetime

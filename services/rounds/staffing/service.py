@@ -420,10 +420,6 @@ class GroupService:
 # ---- members --------------------------------------------------------------------------------
 
 
-def _member_note(person_name: str, reason: str) -> str:
-    return f"成员{person_name}回避情形强制执行：{reason}"
-
-
 class MemberService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -491,12 +487,19 @@ class MemberService:
             starts_on=starts_on,
             ends_on=ends_on,
         )
-        await self.repo.add(member)
+        try:
+            async with self.session.begin_nested():
+                await self.repo.add(member)
+        except IntegrityError as exc:  # the checks above run under the group lock; belt and braces
+            if _violates(exc, "uq_group_members_one_leader"):
+                raise LeaderTaken(f"{group.name} already has a leader") from exc
+            if _violates(exc, "uq_group_members_group_id_person_id"):
+                raise AlreadyMember(f"{person.name} is already a member of {group.name}") from exc
+            raise
         override = None
         if conflicts and data.override_reason is not None:
-            ids = sorted({c.assignment_id for c in conflicts if c.assignment_id is not None})
-            await self.assignments.record_member_override(
-                ids, _member_note(person.name, data.override_reason), principal.subject
+            await self.assignments.record_overrides(
+                conflicts, data.override_reason, principal.subject
             )
             override = Override(
                 reason=data.override_reason, overridden_by=principal.subject, conflicts=conflicts
@@ -676,6 +679,13 @@ class AssignmentService:
             if _violates(exc, "uq_assignments_round_id_group_id_target_id"):
                 raise AssignmentExists("the assignment was created meanwhile") from exc
             raise
+        if conflicts and override_reason is not None:
+            await self.repo.record_overrides(
+                conflicts,
+                override_reason,
+                principal.subject,
+                {(a.group_id, a.target_id): a.id for a in created},
+            )
         return [Created(a, by_pair.get((a.group_id, a.target_id), [])) for a in created]
 
     @staticmethod
