@@ -16,7 +16,7 @@ from gateway.identity.schemas import Me, TokenResponse
 from gateway.identity.service import IdentityService, RefreshReused
 from gateway.identity.tokens import CurrentCaller
 from services.common.db import DbSession
-from services.common.errors import problem_response, problem_responses
+from services.common.errors import Problem, problem_response, problem_responses
 
 auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -51,7 +51,16 @@ async def issue_token(
     if grant_type == "password":
         if not username or not password:
             raise InvalidGrant("username and password are required", error="invalid_request")
-        result = await identity.login(username, password)
+        login = await identity.login(username, password)
+        if isinstance(login, Problem):
+            # Returned, not raised: the failure count must be committed.
+            retry = login.extensions.get("retry_after")
+            return problem_response(
+                login,
+                accept_language=request.headers.get("accept-language"),
+                headers={"Retry-After": str(retry)} if retry else None,
+            )
+        result = login
     else:
         if not refresh_token:
             raise InvalidGrant("refresh_token is required", error="invalid_request")
@@ -79,6 +88,20 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         return None
     cid, sep, secret = raw.partition(":")
     return (unquote_plus(cid), unquote_plus(secret)) if sep else None
+
+
+@auth.post(
+    "/logout",
+    status_code=204,
+    summary="退出登录 Log out (revokes the refresh token and its successors)",
+)
+async def logout(
+    request: Request,
+    session: DbSession,
+    refresh_token: Annotated[str, Form(min_length=1, max_length=256)],
+) -> None:
+    identity = IdentityService(session, request.app.state.signer, request.app.state.settings)
+    await identity.logout(refresh_token)
 
 
 @auth.get("/me", summary="当前用户 Who am I", responses=problem_responses(InvalidAccessToken))

@@ -1,4 +1,4 @@
-from services.common.errors import BadRequest, Conflict, Unauthorized
+from services.common.errors import BadRequest, Conflict, TooManyRequests, Unauthorized
 
 
 class InvalidGrant(BadRequest):
@@ -21,3 +21,8 @@ class InvalidAccessToken(Unauthorized):
 class UsernameTaken(Conflict):
     title_en = "Username already taken"
     title_zh = "用户名已存在"
+
+
+class AccountLocked(TooManyRequests):
+    title_en = "Too many failed logins: the account is locked for a while"
+    title_zh = "登录失败次数过多，账号已暂时锁定"

@@ -14,8 +14,10 @@ from services.common.repository import Repository
 class UserRepository(Repository[User]):
     model = User
 
-    async def by_username(self, username: str) -> User | None:
+    async def by_username(self, username: str, *, lock: bool = False) -> User | None:
         stmt = select(User).where(func.lower(User.username) == username.lower())
+        if lock:  # concurrent failed logins must all be counted
+            stmt = stmt.with_for_update()
         return (await self.session.scalars(stmt)).one_or_none()
 
 

@@ -3,9 +3,38 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from gateway.identity.enums import Role
+
+# The most common passwords in Chinese leaks and in general, lower-cased and without separators.
+COMMON = frozenset(
+    {
+        "123456789012", "1234567890ab", "qwertyuiop12", "password1234", "abc123456789",
+        "1q2w3e4r5t6y", "woaini123456", "aaaaaaaaaaaa", "111111111111", "admin1234567",
+        "passw0rd1234", "zxcvbnm12345", "iloveyou1234", "1qaz2wsx3edc", "qazwsxedcrfv",
+    }
+)  # fmt: skip
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why the password is too weak, or None."""
+    folded = "".join(ch for ch in password.lower() if ch.isalnum())
+    if folded in COMMON or len(set(password)) < 5:
+        return "too common or too repetitive"
+    if username.lower() in password.lower():
+        return "must not contain the username"
+    classes = sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+    if len(password) < 16 and classes < 3:
+        return "use three of lower case, upper case, digits and symbols, or 16+ characters"
+    return None
 
 
 class TokenResponse(BaseModel):
@@ -36,5 +65,15 @@ class UserCreate(BaseModel):
     display_name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
     ]
-    password: Annotated[str, StringConstraints(min_length=12, max_length=256)]
+    password: Annotated[str, StringConstraints(min_length=12, max_length=256)] = Field(
+        description="12+ characters mixing three of: lower case, upper case, digits, symbols; "
+        "or a passphrase of 16+ characters. Not a common password, not the username."
+    )
     roles: list[Role] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def strong_password(self) -> UserCreate:
+        problem = password_problem(self.password, self.username)
+        if problem:
+            raise ValueError(f"password: {problem}")
+        return self

@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.identity.errors import InvalidGrant, UsernameTaken
+from gateway.identity.errors import AccountLocked, InvalidGrant, UsernameTaken
 from gateway.identity.models import ApiClient, RefreshToken, User
 from gateway.identity.repository import (
     ApiClientRepository,
@@ -25,7 +25,10 @@ from gateway.identity.schemas import TokenResponse, UserCreate
 from gateway.identity.tokens import ACCESS_AUDIENCE
 from gateway.keys import Signer
 from gateway.settings import GatewaySettings
+from services.common.errors import Problem
 
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so both failures take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -76,13 +79,35 @@ class IdentityService:
         except IntegrityError as exc:
             raise UsernameTaken(f"username {data.username} is taken") from exc
 
-    async def login(self, username: str, password: str) -> TokenResponse:
-        user = await self.users.by_username(username)
+    async def login(self, username: str, password: str) -> TokenResponse | Problem:
+        """A refused login is returned, not raised, so that the failure count is committed.
+        After MAX_FAILED_LOGINS failures in a row the account is locked for LOCKOUT; the
+        password is not even checked while it is (no guessing against a locked account)."""
+        now = datetime.now(UTC)
+        user = await self.users.by_username(username, lock=True)
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            wait = int((user.locked_until - now).total_seconds()) + 1
+            return AccountLocked(f"try again in {wait} seconds", retry_after=wait)
         hash_ = user.password_hash if user is not None else _DUMMY_HASH
         ok = await anyio.to_thread.run_sync(_verify, hash_, password)
         if user is None or not ok or not user.is_active:
-            raise InvalidGrant("invalid username or password", error="invalid_grant")
+            if user is not None:
+                user.failed_logins += 1
+                if user.failed_logins >= MAX_FAILED_LOGINS:
+                    user.failed_logins = 0
+                    user.locked_until = now + LOCKOUT
+                await self.users.session.flush()
+            return InvalidGrant("invalid username or password", error="invalid_grant")
+        user.failed_logins = 0
+        user.locked_until = None
         return await self._issue(user, family_id=uuid.uuid4())
+
+    async def logout(self, refresh_token: str) -> None:
+        """Ends the login the refresh token belongs to: its whole family is revoked. Access
+        tokens already issued expire on their own (15 minutes)."""
+        row = await self.tokens.by_hash_for_update(_digest(refresh_token))
+        if row is not None:
+            await self.tokens.revoke_family(row.family_id, datetime.now(UTC))
 
     async def client_login(self, client_id: str, secret: str) -> TokenResponse:
         """OAuth2 client credentials (RFC 6749 §4.4): an access token, no refresh token."""

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from gateway.identity.enums import Role
+from gateway.identity.schemas import UserCreate
+from ops.stack import Database
+from ops.users import create_user
 from tests.e2e.conftest import PASSWORD, System
 
 pytestmark = pytest.mark.e2e
@@ -65,3 +73,73 @@ def test_unknown_user_and_wrong_password_look_the_same(system: System) -> None:
         assert a.json()["detail"] == b.json()["detail"]
         assert refresh(gw, "made-up").status_code == 400
         assert gw.get("/api/v1/auth/me").status_code == 401
+
+
+def new_user(database: Database, name: str) -> str:
+    password = "Another-Strong-Passphrase-42"
+    asyncio.run(
+        create_user(
+            database.urls["gateway"],
+            database.data_dir,
+            UserCreate(
+                username=name, display_name=name, password=password, roles=[Role.group_member]
+            ),
+        )
+    )
+    return password
+
+
+def attempt(gw: httpx.Client, username: str, password: str) -> httpx.Response:
+    return gw.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": password},
+    )
+
+
+def test_five_failed_logins_lock_the_account_for_a_while(
+    system: System, database: Database
+) -> None:
+    name = f"locky{uuid.uuid4().hex[:6]}"
+    password = new_user(database, name)
+    with httpx.Client(base_url=system.gateway) as gw:
+        for _ in range(4):
+            assert attempt(gw, name, "wrong").status_code == 400
+        assert attempt(gw, name, password).status_code == 200  # success resets the count
+        for _ in range(5):
+            assert attempt(gw, name, "wrong").status_code == 400
+        locked = attempt(gw, name, password)  # even the right password waits
+        assert locked.status_code == 429
+        assert locked.json()["type"] == "/problems/account-locked"
+        assert 0 < int(locked.headers["retry-after"]) <= 15 * 60
+        assert attempt(gw, "office1", PASSWORD).status_code == 200  # others are not affected
+
+
+def test_logout_revokes_the_refresh_token(system: System) -> None:
+    with httpx.Client(base_url=system.gateway) as gw:
+        session = login(gw)
+        assert (
+            gw.post(
+                "/api/v1/auth/logout", data={"refresh_token": session["refresh_token"]}
+            ).status_code
+            == 204
+        )
+        assert refresh(gw, session["refresh_token"]).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("short1A!", "at least 12"),
+        ("alllowercaseletters", None),  # a 19-character passphrase is fine
+        ("lowercase123", "three of"),
+        ("Qwertyuiop12", "too common"),
+        ("aaaaaaaaaaaaaaaa", "too common"),
+        ("zhangsan-Strong-9", "username"),
+    ],
+)
+def test_password_policy(password: str, why: str | None) -> None:
+    if why is None:
+        UserCreate(username="zhangsan", display_name="张三", password=password, roles=[Role.office])
+        return
+    with pytest.raises(ValidationError, match=why):
+        UserCreate(username="zhangsan", display_name="张三", password=password, roles=[Role.office])
