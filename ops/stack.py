@@ -76,6 +76,8 @@ class Stack:
                 env[f"{a.env_prefix}GATEWAY_URL"] = gateway
                 if app in self.db.client_secrets:
                     env[f"{a.env_prefix}CLIENT_SECRET"] = self.db.client_secrets[app]
+        if app == "findings":
+            env["FINDINGS_EVIDENCE_DIR"] = str(self.db.data_dir / "evidence")
         if app == "gateway":
             env["GATEWAY_SIGNING_KEY_FILE"] = str(self.db.data_dir / "keys" / "gateway-signing.pem")
             env["GATEWAY_PUBLIC_URL"] = gateway

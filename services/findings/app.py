@@ -1,4 +1,4 @@
-"""Findings service (问题): findings, evidence, responsibility chains, cross-checks."""
+"""Findings service (问题): findings, evidence, responsibility chains, unit portraits."""
 
 from __future__ import annotations
 
@@ -8,21 +8,27 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.auth import KeySet
-from services.findings.api import routers
+from services.findings import api
+from services.findings.clients import MembershipCache
+from services.findings.evidence import api as evidence_api
 from services.findings.models import idempotency_keys
 from services.findings.settings import FindingsSettings
+from services.findings.tracing import api as tracing_api
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: FindingsSettings | None = None, keys: KeySet | None = None) -> FastAPI:
     """`keys` replaces the gateway JWKS (tests sign their own internal tokens)."""
-    return create_service_app(
-        settings or FindingsSettings(),
+    settings = settings or FindingsSettings()
+    app = create_service_app(
+        settings,
         title="巡察问题服务 Findings",
-        description="问题登记、证据、责任倒查、大数据比对与单位素描像。",
-        routers=routers,
+        description="问题登记、证据、责任倒查与单位素描像。",
+        routers=[*api.routers, *evidence_api.routers, *tracing_api.routers],
         migrations_dir=MIGRATIONS,
         idempotency=idempotency_keys,
         keys=keys,
     )
+    app.state.memberships = MembershipCache(ttl=settings.membership_cache_seconds)
+    return app

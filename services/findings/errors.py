@@ -1,6 +1,47 @@
-from services.common.errors import NotFound
+"""Domain errors of the findings service; the class name is the stable problem code."""
+
+from services.common.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 
 
 class FindingNotFound(NotFound):
     title_en = "Finding not found"
     title_zh = "问题不存在"
+
+
+class ReferenceInvalid(ValidationFailed):
+    title_en = "A referenced assignment, category or target does not exist"
+    title_zh = "引用的巡察任务、问题类别或巡察对象不存在"
+
+
+class TransitionNotAllowed(Conflict):
+    title_en = "The finding cannot move to that status from its current one"
+    title_zh = "问题当前状态不允许该流转"
+
+
+class FindingNotEditable(Conflict):
+    title_en = "Only a draft finding can be changed or deleted"
+    title_zh = "仅草稿状态的问题可以修改或删除"
+
+
+class NotGroupLeader(Forbidden):
+    title_en = "Only the group's leader or deputy leader, or the office, may do this"
+    title_zh = "仅本组组长、副组长或巡察办可执行此操作"
+
+
+class NotOffice(Forbidden):
+    title_en = "Only the inspection office may do this"
+    title_zh = "仅巡察办可执行此操作"
+
+
+class EvidenceNotFound(NotFound):
+    title_en = "Evidence file not found"
+    title_zh = "证据文件不存在"
+
+
+class EvidenceCorrupted(Problem):
+    """The stored bytes no longer hash to what was recorded at upload: the server's fault, not
+    the client's, and a retry will not help; the file is withheld rather than served."""
+
+    status = 500
+    title_en = "The stored evidence file failed its integrity check"
+    title_zh = "证据文件完整性校验失败"

@@ -1,50 +1,282 @@
+"""Request and response bodies of the findings service."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.findings.enums import FindingSource, FindingStatus
+from services.common.errors import FieldError
+from services.common.pagination import Page
+from services.findings import idnumber
+from services.findings.enums import BatchOutcome, DutyType, FindingSource, FindingStatus, Severity
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+MAX_BATCH = 500
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Facts = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+def _not_future(value: date) -> date:
+    if value > datetime.now(SHANGHAI).date():
+        raise ValueError("discovered_on is in the future (Asia/Shanghai)")
+    return value
+
+
+class GeoPoint(BaseModel):
+    """GPS 位置（WGS 84）"""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    latitude: Annotated[Decimal, Field(ge=-90, le=90, max_digits=9, decimal_places=6)]
+    longitude: Annotated[Decimal, Field(ge=-180, le=180, max_digits=9, decimal_places=6)]
+
+
+class PersonIn(BaseModel):
+    """涉及人员"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    position: Short = Field(default="", description="职务")
+    rank: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = Field(
+        default="", description="职级"
+    )
+    id_number: str | None = Field(
+        default=None, description="居民身份证号码（GB 11643，校验码按 ISO 7064 MOD 11-2 校验）"
+    )
+
+    @field_validator("id_number")
+    @classmethod
+    def valid_id_number(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else idnumber.validate(value)
+
+
+class PersonRead(BaseModel):
+    name: str
+    position: str
+    rank: str
+    id_number: str | None = Field(
+        description="masked (4201**********123X) unless you are the office or the group's leader"
+    )
 
 
 class FindingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target_id: uuid.UUID = Field(description="巡察对象（rounds 服务的对象编号）")
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    facts: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+    assignment_id: uuid.UUID = Field(description="巡察任务（rounds 服务）；决定轮次、巡察组和对象")
+    category_id: uuid.UUID = Field(description="问题类别，须属于该轮次的巡察内容")
+    title: Title
+    facts: Facts
     money_involved: Money = Field(
         default=Decimal("0.00"), description="涉及金额（元，两位小数的十进制字符串）"
     )
     source: FindingSource
-    discovered_on: date = Field(description="发现日期（北京时间）")
+    severity: Severity = Severity.minor
+    discovered_on: date = Field(description="发现日期（北京时间，不晚于今天）")
+    location: GeoPoint | None = None
+    persons: list[PersonIn] = Field(default_factory=list, max_length=100)
+
+    _discovered = field_validator("discovered_on")(_not_future)
+
+
+class FindingUpdate(BaseModel):
+    """Only a draft can change; `persons`, when given, replaces the list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category_id: uuid.UUID | None = None
+    title: Title | None = None
+    facts: Facts | None = None
+    money_involved: Money | None = None
+    source: FindingSource | None = None
+    severity: Severity | None = None
+    discovered_on: date | None = None
+    location: GeoPoint | None = None
+    persons: list[PersonIn] | None = Field(default=None, max_length=100)
 
     @field_validator("discovered_on")
     @classmethod
-    def not_in_future(cls, value: date) -> date:
-        if value > datetime.now(SHANGHAI).date():
-            raise ValueError("discovered_on is in the future (Asia/Shanghai)")
-        return value
+    def not_future(cls, value: date | None) -> date | None:
+        return None if value is None else _not_future(value)
 
 
 class FindingRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: uuid.UUID
+    assignment_id: uuid.UUID
+    round_id: uuid.UUID
+    group_id: uuid.UUID
     target_id: uuid.UUID
+    target_name: str
+    category_id: uuid.UUID
+    category_code: str
+    category_name: str
     title: str
     facts: str
     money_involved: Decimal
     source: FindingSource
+    severity: Severity
     discovered_on: date
+    location: GeoPoint | None
     status: FindingStatus
+    recurrence_of: uuid.UUID | None = Field(description="屡查屡犯：同一对象此前已发现的同类问题")
+    persons: list[PersonRead]
     created_by: str
+    version: int
     created_at: datetime
     updated_at: datetime
+
+
+FindingPage = Page[FindingRead]
+
+
+class TransitionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: FindingStatus
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = Field(
+        default="", description="required when reopening a handed-over or closed finding"
+    )
+
+
+class TransitionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: FindingStatus | None
+    to_status: FindingStatus
+    reason: str
+    by: str
+    at: datetime
+
+
+class ConsultationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expert_id: uuid.UUID = Field(description="the expert's user id at the gateway")
+
+
+class ConsultationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    finding_id: uuid.UUID
+    expert_id: str
+    added_by: str
+    created_at: datetime
+
+
+class BatchRequest(BaseModel):
+    """Each item is a finding plus its own `idempotency_key`; items are checked one by one so a
+    bad item is reported without spoiling the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchItem(FindingCreate):
+    idempotency_key: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,200}$")]
+
+
+class BatchResult(BaseModel):
+    index: int
+    idempotency_key: str | None
+    outcome: BatchOutcome
+    status: int = Field(description="201 created or replayed, 422 rejected")
+    finding: FindingRead | None = None
+    errors: list[FieldError] | None = None
+
+
+class BatchResponse(BaseModel):
+    created: int
+    replayed: int
+    rejected: int
+    results: list[BatchResult]
+
+
+class EvidenceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    finding_id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    created_at: datetime
+
+
+class LinkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body_id: uuid.UUID = Field(description="负有责任的单位（rounds 服务的巡察对象）")
+    duty: DutyType
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+
+class LinkRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    finding_id: uuid.UUID
+    body_id: uuid.UUID
+    body_name: str
+    duty: DutyType
+    note: str
+    created_by: str
+    created_at: datetime
+
+
+class TracedFinding(LinkRead):
+    """A link with the finding it starts from: what `?body_id=` answers, across rounds."""
+
+    round_id: uuid.UUID
+    target_id: uuid.UUID
+    target_name: str
+    category_code: str
+    category_name: str
+    title: str
+    status: FindingStatus
+    severity: Severity
+    money_involved: Decimal
+
+
+TracedPage = Page[TracedFinding]
+
+
+class CategoryCount(BaseModel):
+    category_code: str
+    category_name: str
+    severity: Severity
+    count: int
+    money_involved: Decimal
+
+
+class DutyCount(BaseModel):
+    duty: DutyType
+    count: int
+    findings: list[uuid.UUID]
+
+
+class Portrait(BaseModel):
+    """单位素描像: what the inspections found at a unit and what traces back to it."""
+
+    target_id: uuid.UUID
+    target_name: str | None
+    rounds: int
+    findings: int
+    open: int = Field(description="草稿、已确认、已移交")
+    closed: int
+    recurrences: int
+    money_involved: Decimal
+    by_category: list[CategoryCount]
+    by_severity: dict[str, int]
+    responsibility: list[DutyCount]

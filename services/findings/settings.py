@@ -1,3 +1,6 @@
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import AppSettings
@@ -8,3 +11,12 @@ class FindingsSettings(AppSettings):
 
     db_schema: str = "findings"
     service_name: str = "findings"
+    evidence_dir: Path = Field(
+        default=Path(".data/evidence"), description="where evidence files are stored"
+    )
+    evidence_max_bytes: int = Field(
+        default=200 * 1024 * 1024, gt=0, description="largest evidence file accepted (413 above)"
+    )
+    membership_cache_seconds: float = Field(
+        default=30.0, ge=0, description="how long a user's groups (from rounds) are reused"
+    )

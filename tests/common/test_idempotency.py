@@ -1,4 +1,5 @@
-"""Retries with an Idempotency-Key never duplicate (a mobile client on a bad network)."""
+"""Retries with an Idempotency-Key never duplicate (a mobile client on a bad network).
+Shown on the rounds service: the middleware is the same in every service."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 
 from ops.stack import Database
 from services.common.auth import KeySet
-from services.findings.app import create_app
-from services.findings.settings import FindingsSettings
+from services.rounds.app import create_app
+from services.rounds.settings import RoundsSettings
 from tests.conftest import MintToken, serve
 
 
@@ -21,27 +22,22 @@ from tests.conftest import MintToken, serve
 async def client(
     database: Database, test_keys: KeySet, mint: MintToken
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = FindingsSettings(database_url=database.urls["findings"])
-    headers = {"Authorization": f"Bearer {mint('findings', sub='inspector-1')}"}
+    settings = RoundsSettings(database_url=database.urls["rounds"])
+    headers = {"Authorization": f"Bearer {mint('rounds', sub='inspector-1')}"}
     async with serve(create_app(settings, keys=test_keys), headers=headers) as c:
         yield c
 
 
-def finding(target: str) -> dict[str, str]:
-    return {
-        "target_id": target,
-        "title": "村集体资金坐收坐支",
-        "facts": "现金收入未入账。",
-        "source": "visit",
-        "discovered_on": "2018-07-10",
-    }
+def finding(jurisdiction: str) -> dict[str, str]:
+    """A target registered from a phone: the POST a flaky network makes us retry."""
+    return {"name": "石头口村", "kind": "village", "jurisdiction": jurisdiction}
 
 
-async def rows_for(database: Database, target: str) -> int:
-    conn = await asyncpg.connect(database.urls["findings"].replace("+asyncpg", ""))
+async def rows_for(database: Database, jurisdiction: str) -> int:
+    conn = await asyncpg.connect(database.urls["rounds"].replace("+asyncpg", ""))
     try:
         n: int = await conn.fetchval(
-            "SELECT count(*) FROM findings.findings WHERE target_id = $1", uuid.UUID(target)
+            "SELECT count(*) FROM rounds.targets WHERE jurisdiction = $1", jurisdiction
         )
         return n
     finally:
@@ -53,8 +49,8 @@ async def test_a_retry_returns_the_first_response(
 ) -> None:
     target = str(uuid.uuid4())
     key = {"Idempotency-Key": uuid.uuid4().hex}
-    first = await client.post("/api/v1/findings", json=finding(target), headers=key)
-    again = await client.post("/api/v1/findings", json=finding(target), headers=key)
+    first = await client.post("/api/v1/targets", json=finding(target), headers=key)
+    again = await client.post("/api/v1/targets", json=finding(target), headers=key)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers["location"] == first.headers["location"]
@@ -69,7 +65,7 @@ async def test_concurrent_retries_make_one_row(
     target = str(uuid.uuid4())
     key = {"Idempotency-Key": uuid.uuid4().hex}
     responses = await asyncio.gather(
-        *(client.post("/api/v1/findings", json=finding(target), headers=key) for _ in range(50))
+        *(client.post("/api/v1/targets", json=finding(target), headers=key) for _ in range(50))
     )
     # each either ran first, replayed the first, or was told the first is still running
     assert {r.status_code for r in responses} <= {201, 409}
@@ -80,7 +76,7 @@ async def test_concurrent_retries_make_one_row(
     assert all(r.headers["retry-after"] == "1" for r in busy)
     assert await rows_for(database, target) == 1
     # once the first has finished, a retry replays it
-    again = await client.post("/api/v1/findings", json=finding(target), headers=key)
+    again = await client.post("/api/v1/targets", json=finding(target), headers=key)
     assert again.status_code == 201
     assert again.json()["id"] == created[0].json()["id"]
 
@@ -91,10 +87,10 @@ async def test_same_key_different_body_is_refused(
     target = str(uuid.uuid4())
     key = {"Idempotency-Key": uuid.uuid4().hex}
     assert (
-        await client.post("/api/v1/findings", json=finding(target), headers=key)
+        await client.post("/api/v1/targets", json=finding(target), headers=key)
     ).status_code == 201
-    other = {**finding(target), "title": "另一个问题"}
-    refused = await client.post("/api/v1/findings", json=other, headers=key)
+    other = {**finding(target), "name": "另一个村"}
+    refused = await client.post("/api/v1/targets", json=other, headers=key)
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "header.idempotency-key"
     assert await rows_for(database, target) == 1
@@ -106,11 +102,11 @@ async def test_a_failed_request_is_not_remembered(
     target = str(uuid.uuid4())
     key = {"Idempotency-Key": uuid.uuid4().hex}
     bad = await client.post(
-        "/api/v1/findings", json={**finding(target), "source": "rumour"}, headers=key
+        "/api/v1/targets", json={**finding(target), "kind": "castle"}, headers=key
     )
     assert bad.status_code == 422
     assert await rows_for(database, target) == 0
-    good = await client.post("/api/v1/findings", json=finding(target), headers=key)
+    good = await client.post("/api/v1/targets", json=finding(target), headers=key)
     assert good.status_code == 201
     assert await rows_for(database, target) == 1
 
@@ -121,14 +117,15 @@ async def test_keys_are_per_caller(
     target = str(uuid.uuid4())
     key = uuid.uuid4().hex
     mine = await client.post(
-        "/api/v1/findings", json=finding(target), headers={"Idempotency-Key": key}
+        "/api/v1/targets", json=finding(target), headers={"Idempotency-Key": key}
     )
+    # the same key from someone else is theirs alone: not a replay, not a "reused key" refusal
     theirs = await client.post(
-        "/api/v1/findings",
-        json=finding(target),
+        "/api/v1/targets",
+        json={**finding(target), "name": "新店村"},
         headers={
             "Idempotency-Key": key,
-            "Authorization": f"Bearer {mint('findings', sub='inspector-2')}",
+            "Authorization": f"Bearer {mint('rounds', sub='inspector-2')}",
         },
     )
     assert theirs.json()["id"] != mine.json()["id"]
@@ -137,6 +134,6 @@ async def test_keys_are_per_caller(
 
 async def test_malformed_key_is_400(client: httpx.AsyncClient) -> None:
     resp = await client.post(
-        "/api/v1/findings", json=finding(str(uuid.uuid4())), headers={"Idempotency-Key": "x" * 300}
+        "/api/v1/targets", json=finding(str(uuid.uuid4())), headers={"Idempotency-Key": "x" * 300}
     )
     assert resp.status_code == 400

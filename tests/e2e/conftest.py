@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -61,3 +63,79 @@ def system(database: Db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         for log in logs.glob("*.log"):
             text = log.read_text(errors="replace")
             assert "Traceback" not in text, f"{log.name} logged an unhandled error:\n{text[-3000:]}"
+
+
+@dataclass
+class Placed:
+    """An assignment a finding can be recorded on, with a category of its round."""
+
+    target_id: str
+    round_id: str
+    group_id: str
+    assignment_id: str
+    category_id: str
+
+
+def place_a_finding(gw: httpx.Client, target_name: str = "中伙铺镇某村") -> Placed:
+    """Through the gateway, as the office: a target, a term, a round, a group, an assignment."""
+    tag = uuid.uuid4().hex[:6]
+    city = f"赤壁市{tag}"
+
+    def ok(resp: httpx.Response) -> dict[str, Any]:
+        assert resp.status_code in (200, 201), resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    target = ok(
+        gw.post(
+            "/api/v1/targets", json={"name": target_name, "kind": "village", "jurisdiction": city}
+        )
+    )
+    term = ok(
+        gw.post(
+            "/api/v1/terms",
+            json={
+                "name": f"第八届{tag}",
+                "starts_on": "2016-10-01",
+                "ends_on": "2021-09-30",
+                "coverage_kinds": ["village"],
+                "jurisdiction": city,
+            },
+        )
+    )
+    rnd = ok(
+        gw.post(
+            "/api/v1/rounds",
+            json={
+                "term_id": term["id"],
+                "number": 1,
+                "name": "扶贫领域专项巡察",
+                "kind": "special",
+            },
+        )
+    )
+    group = ok(
+        gw.post(
+            "/api/v1/groups",
+            json={
+                "round_id": rnd["id"],
+                "kind": "municipal",
+                "name": "第一巡察组",
+                "owning_organisation": "中共赤壁市委",
+            },
+        )
+    )
+    assignment = ok(
+        gw.post(
+            "/api/v1/assignments",
+            json={
+                "round_id": rnd["id"],
+                "group_id": group["id"],
+                "target_id": target["id"],
+                "mode": "pinpoint",
+            },
+        )
+    )
+    categories = ok(gw.get(f"/api/v1/rounds/{rnd['id']}/categories"))
+    items = categories["items"] if isinstance(categories, dict) else categories
+    return Placed(target["id"], rnd["id"], group["id"], assignment["id"], items[0]["id"])

@@ -14,27 +14,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.keys import Signer, load_or_create
 from ops.stack import Database
-from tests.e2e.conftest import System
+from tests.e2e.conftest import System, place_a_finding
 
 pytestmark = pytest.mark.e2e
 
 
 def test_target_finding_and_lead_through_the_gateway(system: System) -> None:
     with httpx.Client(base_url=system.gateway, headers=system.auth) as gw:
-        target = gw.post(
-            "/api/v1/targets",
-            json={
-                "name": f"赤壁市扶贫办党组-{uuid.uuid4().hex[:6]}",
-                "kind": "department_party_group",
-                "jurisdiction": "赤壁市",
-            },
-        )
-        assert target.status_code == 201, target.text
+        placed = place_a_finding(gw, f"赤壁市扶贫办党组-{uuid.uuid4().hex[:6]}")
+        target = gw.get(f"/api/v1/targets/{placed.target_id}")
+        assert target.status_code == 200, target.text
         assert target.headers["x-request-id"]
         finding = gw.post(
             "/api/v1/findings",
             json={
-                "target_id": target.json()["id"],
+                "assignment_id": placed.assignment_id,
+                "category_id": placed.category_id,
                 "title": "扶贫资金拨付不及时",
                 "facts": "2018年产业扶贫资金32万元滞留未拨付。",
                 "money_involved": "320000.00",

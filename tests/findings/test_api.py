@@ -1,82 +1,336 @@
-"""The findings service on its own: money is exact, dates are Beijing dates."""
+"""Findings in-process: references checked against rounds, money exact, persons' ID numbers
+checked and masked, the status machine, If-Match, idempotency, who sees what."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
-import pytest
+from services.findings.idnumber import check_character
+from tests.findings.conftest import World
 
-from ops.stack import Database
-from services.common.auth import KeySet
-from services.findings.app import create_app
-from services.findings.settings import FindingsSettings
-from tests.conftest import MintToken, serve
+VALID_ID = "11010519491231002X"
 
 
-@pytest.fixture
-async def client(
-    database: Database, test_keys: KeySet, mint: MintToken
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = FindingsSettings(database_url=database.urls["findings"])
-    headers = {"Authorization": f"Bearer {mint('findings')}"}
-    async with serve(create_app(settings, keys=test_keys), headers=headers) as c:
-        yield c
+def id_number(prefix17: str) -> str:
+    return prefix17 + check_character(prefix17)
 
 
-def finding(**over: object) -> dict[str, object]:
-    return {
-        "target_id": str(uuid.uuid4()),
-        "title": "产业扶贫资金闲置",
-        "facts": "资金闲置一年以上。",
-        "money_involved": "0.10",
-        "source": "data_check",
-        "discovered_on": "2018-08-01",
-        **over,
-    }
-
-
-async def test_money_round_trips_exactly(client: httpx.AsyncClient) -> None:
-    for amount, stored in (
-        ("0.10", "0.10"),
-        ("320000", "320000.00"),
-        ("999999999999.99", "999999999999.99"),
-    ):
-        resp = await client.post("/api/v1/findings", json=finding(money_involved=amount))
-        assert resp.status_code == 201, resp.text
-        assert resp.json()["money_involved"] == stored
-        read = await client.get(f"/api/v1/findings/{resp.json()['id']}")
-        assert read.json()["money_involved"] == stored
-
-
-async def test_too_many_digits_is_422(client: httpx.AsyncClient) -> None:
-    resp = await client.post("/api/v1/findings", json=finding(money_involved="1000000000000.00"))
-    assert resp.status_code == 422
-    assert resp.json()["errors"][0]["field"] == "money_involved"
-
-
-async def test_today_in_beijing_is_accepted_tomorrow_is_not(client: httpx.AsyncClient) -> None:
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    ok = await client.post("/api/v1/findings", json=finding(discovered_on=str(today)))
-    assert ok.status_code == 201
-    late = await client.post(
-        "/api/v1/findings", json=finding(discovered_on=str(today + timedelta(days=1)))
+async def test_a_finding_keeps_a_snapshot_of_its_assignment_and_category(world: World) -> None:
+    created = await world.create(money_involved="320000")
+    assert created["round_id"] == world.round_id
+    assert created["group_id"] == world.group_a
+    assert created["target_id"] == world.t1
+    assert created["target_name"] == "车埠镇一村"
+    assert (created["category_code"], created["category_name"]) == ("3.1", "类别3.1")
+    assert created["money_involved"] == "320000.00"
+    assert created["status"] == "draft"
+    read = await world.http.get(
+        f"/api/v1/findings/{created['id']}", headers=world.as_(world.member_a)
     )
-    assert late.status_code == 422
+    assert read.headers["ETag"] == '"v1"'
+    assert read.json()["money_involved"] == "320000.00"
 
 
-async def test_filters_by_target_and_updated_since(client: httpx.AsyncClient) -> None:
-    target = str(uuid.uuid4())
-    first = (await client.post("/api/v1/findings", json=finding(target_id=target))).json()
-    second = (await client.post("/api/v1/findings", json=finding(target_id=target))).json()
-    by_target = (await client.get("/api/v1/findings", params={"target_id": target})).json()
-    assert [f["id"] for f in by_target["items"]] == [first["id"], second["id"]]
-    since = (
-        await client.get(
-            "/api/v1/findings", params={"target_id": target, "updated_since": first["updated_at"]}
+async def test_references_that_do_not_exist_are_422_naming_the_field(world: World) -> None:
+    member = world.as_(world.member_a)
+    for body, field in (
+        (world.finding(assignment_id=str(uuid.uuid4())), "assignment_id"),
+        (world.finding(category_id=str(uuid.uuid4())), "category_id"),
+        # another group's assignment is not one this member can record on: as if absent
+        (world.finding(assignment_id=world.asg_b), "assignment_id"),
+    ):
+        resp = await world.http.post("/api/v1/findings", json=body, headers=member)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["type"] == "/problems/reference-invalid"
+        assert [e["field"] for e in resp.json()["errors"]] == [field]
+
+
+async def test_bad_input_is_422_on_the_field(world: World) -> None:
+    tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    cases = [
+        ({"money_involved": "1000000000000.00"}, "money_involved"),
+        ({"discovered_on": str(tomorrow)}, "discovered_on"),
+        ({"location": {"latitude": "91", "longitude": "114"}}, "location.latitude"),
+        ({"severity": "catastrophic"}, "severity"),
+        ({"persons": [{"name": "张某", "id_number": VALID_ID[:-1] + "5"}]}, "persons.0.id_number"),
+    ]
+    for over, field in cases:
+        resp = await world.http.post(
+            "/api/v1/findings", json=world.finding(**over), headers=world.as_(world.member_a)
+        )
+        assert resp.status_code == 422, (over, resp.text)
+        assert resp.json()["errors"][0]["field"] == field, resp.json()
+
+
+async def test_id_numbers_are_masked_except_for_the_leader_and_the_office(world: World) -> None:
+    other = id_number("42010219800101123")
+    created = await world.create(
+        persons=[
+            {"name": "张某", "position": "村支书", "rank": "村干部", "id_number": VALID_ID.lower()},
+            {"name": "李某", "position": "会计", "id_number": other},
+            {"name": "王某"},
+        ],
+        location={"latitude": "29.716543", "longitude": "113.883211"},
+    )
+    url = f"/api/v1/findings/{created['id']}"
+    as_member = (await world.http.get(url, headers=world.as_(world.member_a))).json()
+    assert [p["id_number"] for p in as_member["persons"]] == [
+        "1101**********002X",
+        other[:4] + "*" * 10 + other[-4:],
+        None,
+    ]
+    assert as_member["location"] == {"latitude": "29.716543", "longitude": "113.883211"}
+    for who in (world.as_(world.leader_a), world.office):
+        persons = (await world.http.get(url, headers=who)).json()["persons"]
+        assert [p["id_number"] for p in persons] == [VALID_ID, other, None]
+        assert persons[0]["position"] == "村支书"
+
+
+async def test_a_member_of_group_b_cannot_read_list_or_guess_group_a(world: World) -> None:
+    created = await world.create()
+    url = f"/api/v1/findings/{created['id']}"
+    b = world.as_(world.member_b)
+    stranger = world.as_(roles=["receiver"])
+    for who in (b, stranger):
+        assert (await world.http.get(url, headers=who)).status_code == 404
+        assert (await world.http.get(url + "/transitions", headers=who)).status_code == 404
+        assert (await world.http.get(url + "/evidence", headers=who)).status_code == 404
+        patched = await world.http.patch(
+            url, json={"title": "x"}, headers={**who, "If-Match": '"v1"'}
+        )
+        assert patched.status_code == 404
+        listed = await world.http.get(
+            "/api/v1/findings", params={"target_id": world.t1}, headers=who
+        )
+        assert listed.json()["items"] == []
+        by_group = await world.http.get(
+            "/api/v1/findings", params={"group_id": world.group_a}, headers=who
+        )
+        assert by_group.json()["items"] == []
+    # the leader and the office do see it
+    assert (await world.http.get(url, headers=world.as_(world.leader_a))).status_code == 200
+    assert (await world.http.get(url, headers=world.office)).status_code == 200
+
+
+async def test_an_expert_sees_only_findings_they_are_consulted_on(world: World) -> None:
+    consulted, other = await world.create(), await world.create()
+    expert = str(uuid.uuid4())
+    as_expert = world.as_(expert, roles=["expert"])
+    url = f"/api/v1/findings/{consulted['id']}"
+    assert (await world.http.get(url, headers=as_expert)).status_code == 404
+    denied = await world.http.post(
+        url + "/consultations", json={"expert_id": expert}, headers=world.as_(world.member_a)
+    )
+    assert denied.status_code == 403
+    added = await world.http.post(
+        url + "/consultations", json={"expert_id": expert}, headers=world.as_(world.leader_a)
+    )
+    assert added.status_code == 201, added.text
+    assert (await world.http.get(url, headers=as_expert)).status_code == 200
+    assert (
+        await world.http.get(f"/api/v1/findings/{other['id']}", headers=as_expert)
+    ).status_code == 404
+    listed = (await world.http.get("/api/v1/findings", headers=as_expert)).json()["items"]
+    assert [f["id"] for f in listed] == [consulted["id"]]
+    assert listed[0]["persons"] == []
+
+
+async def test_patch_and_delete_need_if_match_and_a_stale_one_loses_nothing(world: World) -> None:
+    created = await world.create()
+    url = f"/api/v1/findings/{created['id']}"
+    member = world.as_(world.member_a)
+    missing = await world.http.patch(url, json={"title": "改"}, headers=member)
+    assert missing.status_code == 428
+    assert missing.json()["current_etag"] == '"v1"'
+
+    async def patch(title: str) -> int:
+        resp = await world.http.patch(
+            url, json={"title": title}, headers={**member, "If-Match": '"v1"'}
+        )
+        return resp.status_code
+
+    statuses = await asyncio.gather(patch("甲"), patch("乙"))
+    assert sorted(statuses) == [200, 412]
+    winner = "甲" if statuses[0] == 200 else "乙"
+    read = await world.http.get(url, headers=member)
+    assert read.json()["title"] == winner
+    assert read.headers["ETag"] == '"v2"'
+    stale = await world.http.delete(url, headers={**member, "If-Match": '"v1"'})
+    assert stale.status_code == 412
+    assert (await world.http.get(url, headers=member)).json()["title"] == winner
+
+    changed = await world.http.patch(
+        url,
+        json={"persons": [{"name": "赵某"}], "money_involved": "12.30", "location": None},
+        headers={**member, "If-Match": '"v2"'},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["persons"][0]["name"] == "赵某"
+    assert changed.json()["money_involved"] == "12.30"
+    assert changed.headers["ETag"] == '"v3"'
+
+
+async def test_the_status_machine(world: World) -> None:
+    created = await world.create()
+    url = f"/api/v1/findings/{created['id']}"
+    member, leader, office = world.as_(world.member_a), world.as_(world.leader_a), world.office
+
+    async def move(to: str, who: dict[str, str], reason: str = "") -> tuple[int, dict]:  # type: ignore[type-arg]
+        resp = await world.http.post(
+            url + "/transitions", json={"to": to, "reason": reason}, headers=who
+        )
+        return resp.status_code, resp.json()
+
+    assert (await move("confirmed", member))[0] == 403
+    assert (await move("closed", leader))[0] == 409
+    code, body = await move("handed_over", office)
+    assert code == 409
+    assert body["allowed"] == ["confirmed"]
+    code, body = await move("confirmed", leader)
+    assert (code, body["status"]) == (200, "confirmed")
+    # a confirmed finding is part of the record
+    assert (
+        await world.http.patch(url, json={"title": "x"}, headers={**member, "If-Match": '"v2"'})
+    ).status_code == 409
+    assert (await world.http.delete(url, headers={**member, "If-Match": '"v2"'})).status_code == 409
+    code, body = await move("confirmed", leader)
+    assert (code, body["allowed"]) == (409, ["handed_over", "closed"])
+    assert (await move("handed_over", leader))[0] == 403
+    assert (await move("handed_over", office))[0] == 200
+    assert (await move("closed", office))[0] == 200
+    code, body = await move("confirmed", office)
+    assert code == 422
+    assert body["errors"][0]["field"] == "reason"
+    assert (await move("confirmed", office, "群众反映整改不到位"))[0] == 200
+    history = (await world.http.get(url + "/transitions", headers=member)).json()
+    assert [(h["from_status"], h["to_status"]) for h in history] == [
+        (None, "draft"),
+        ("draft", "confirmed"),
+        ("confirmed", "handed_over"),
+        ("handed_over", "closed"),
+        ("closed", "confirmed"),
+    ]
+    assert history[-1]["reason"] == "群众反映整改不到位"
+    assert history[1]["by"] == world.leader_a
+
+
+async def test_a_deleted_draft_shows_in_delta_sync(world: World) -> None:
+    member = world.as_(world.member_a)
+    keep, gone = await world.create(), await world.create()
+    since = keep["updated_at"]
+    resp = await world.http.delete(
+        f"/api/v1/findings/{gone['id']}", headers={**member, "If-Match": '"v1"'}
+    )
+    assert resp.status_code == 204
+    assert (
+        await world.http.get(f"/api/v1/findings/{gone['id']}", headers=member)
+    ).status_code == 404
+    page = (
+        await world.http.get(
+            "/api/v1/findings",
+            params={"updated_since": since},
+            headers=member,
         )
     ).json()
-    assert [f["id"] for f in since["items"]] == [second["id"]]
+    assert keep["id"] in [f["id"] for f in page["items"]]
+    assert page["deleted"] == [gone["id"]]
+    # another group does not learn of the deletion
+    other = (
+        await world.http.get(
+            "/api/v1/findings", params={"updated_since": since}, headers=world.as_(world.member_b)
+        )
+    ).json()
+    assert other["deleted"] == []
+
+
+async def test_lists_page_and_filter(world: World) -> None:
+    member = world.as_(world.member_a)
+    made = [await world.create(severity=s) for s in ("minor", "serious", "serious")]
+    await world.create(category_id=world.categories[1])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, "category_id": world.categories[0], "round_id": world.round_id}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await world.http.get("/api/v1/findings", params=params, headers=member)).json()
+        seen += [f["id"] for f in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [f["id"] for f in made]
+    serious = await world.http.get(
+        "/api/v1/findings", params={"severity": "serious"}, headers=member
+    )
+    assert [f["id"] for f in serious.json()["items"]] == [f["id"] for f in made[1:]]
+
+
+async def test_fifty_concurrent_retries_with_one_key_create_one_finding(world: World) -> None:
+    member = world.as_(world.member_a)
+    title = f"并发{uuid.uuid4().hex[:8]}"
+    headers = {**member, "Idempotency-Key": f"k-{uuid.uuid4()}"}
+
+    async def post() -> int:
+        resp = await world.http.post(
+            "/api/v1/findings", json=world.finding(title=title), headers=headers
+        )
+        return resp.status_code
+
+    statuses = await asyncio.gather(*(post() for _ in range(50)))
+    assert set(statuses) <= {201, 409}
+    assert 201 in statuses
+    again = await world.http.post(
+        "/api/v1/findings", json=world.finding(title=title), headers=headers
+    )
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    listed = (
+        await world.http.get("/api/v1/findings", params={"limit": 200}, headers=world.office)
+    ).json()
+    cursor, count = listed["next_cursor"], sum(f["title"] == title for f in listed["items"])
+    while cursor:
+        listed = (
+            await world.http.get(
+                "/api/v1/findings", params={"limit": 200, "cursor": cursor}, headers=world.office
+            )
+        ).json()
+        count += sum(f["title"] == title for f in listed["items"])
+        cursor = listed["next_cursor"]
+    assert count == 1
+
+
+async def test_recurrence_is_flagged_on_confirm(world: World) -> None:
+    earlier_round, earlier_cats = world.rounds.round("3.1")
+    group0 = str(uuid.uuid4())
+    asg0 = world.rounds.assign(earlier_round, group0, world.t1)
+    world.rounds.categories[world.round_id][0]["code"] = "3.1"
+    first = await world.create(
+        headers=world.office,
+        assignment_id=asg0,
+        category_id=earlier_cats[0],
+        discovered_on="2017-05-01",
+    )
+    moved = await world.http.post(
+        f"/api/v1/findings/{first['id']}/transitions",
+        json={"to": "confirmed"},
+        headers=world.office,
+    )
+    assert moved.json()["recurrence_of"] is None
+    again = await world.create()
+    confirmed = await world.http.post(
+        f"/api/v1/findings/{again['id']}/transitions",
+        json={"to": "confirmed"},
+        headers=world.as_(world.leader_a),
+    )
+    assert confirmed.json()["recurrence_of"] == first["id"]
+    # a different category at the same target is no recurrence
+    other = await world.create(category_id=world.categories[1])
+    confirmed = await world.http.post(
+        f"/api/v1/findings/{other['id']}/transitions",
+        json={"to": "confirmed"},
+        headers=world.as_(world.leader_a),
+    )
+    assert confirmed.json()["recurrence_of"] is None

@@ -1,0 +1,143 @@
+"""Evidence: streamed to disk, hashed, typed by content, limited in size, checked on download."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from tests.findings.conftest import MAX_EVIDENCE, World
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+PDF = b"%PDF-1.7\n" + b"0" * 9000
+
+
+def stored_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+async def test_upload_list_download_delete(world: World) -> None:
+    finding = await world.create()
+    url = f"/api/v1/findings/{finding['id']}/evidence"
+    member = world.as_(world.member_a)
+    # named .jpg but a PNG inside: the content decides
+    resp = await world.http.post(
+        url, files={"file": ("现场照片.jpg", PNG, "image/jpeg")}, headers=member
+    )
+    assert resp.status_code == 201, resp.text
+    ev = resp.json()
+    assert ev["content_type"] == "image/png"
+    assert ev["size"] == len(PNG)
+    assert ev["sha256"] == hashlib.sha256(PNG).hexdigest()
+    assert ev["filename"] == "现场照片.jpg"
+    listed = (await world.http.get(url, headers=world.as_(world.leader_a))).json()
+    assert [e["id"] for e in listed] == [ev["id"]]
+    got = await world.http.get(f"{url}/{ev['id']}", headers=member)
+    assert got.status_code == 200
+    assert got.content == PNG
+    assert got.headers["content-type"] == "image/png"
+    # another group cannot download it or guess it
+    assert (
+        await world.http.get(f"{url}/{ev['id']}", headers=world.as_(world.member_b))
+    ).status_code == 404
+    gone = await world.http.delete(f"{url}/{ev['id']}", headers=member)
+    assert gone.status_code == 204
+    assert stored_files(world.evidence_dir) == []
+
+
+async def test_a_pdf_large_enough_to_stream_in_chunks(world: World) -> None:
+    finding = await world.create()
+    body = b"%PDF-1.4\n" + b"x" * (MAX_EVIDENCE - 100)
+    resp = await world.http.post(
+        f"/api/v1/findings/{finding['id']}/evidence",
+        files={"file": ("报告", body, "application/octet-stream")},
+        headers=world.as_(world.member_a),
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["sha256"] == hashlib.sha256(body).hexdigest()
+    assert resp.json()["content_type"] == "application/pdf"
+
+
+async def test_over_the_limit_is_413_and_stores_nothing(world: World) -> None:
+    finding = await world.create()
+    url = f"/api/v1/findings/{finding['id']}/evidence"
+    member = world.as_(world.member_a)
+    big = b"%PDF-1.4\n" + b"x" * MAX_EVIDENCE
+    resp = await world.http.post(
+        url, files={"file": ("big.pdf", big, "application/pdf")}, headers=member
+    )
+    assert resp.status_code == 413
+    assert resp.headers["content-type"] == "application/problem+json"
+
+    # without a Content-Length (chunked): stopped while streaming, the partial file removed
+    def chunks():  # type: ignore[no-untyped-def]
+        boundary = b"b0undary"
+        yield (
+            b"--"
+            + boundary
+            + b'\r\nContent-Disposition: form-data; name="file"; filename="v.mp4"\r\n\r\n'
+        )
+        yield b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 1000
+        for _ in range(MAX_EVIDENCE // 65536 + 2):
+            yield b"y" * 65536
+        yield b"\r\n--" + boundary + b"--\r\n"
+
+    async def agen():  # type: ignore[no-untyped-def]
+        for c in chunks():
+            yield c
+
+    streamed = await world.http.post(
+        url,
+        content=agen(),
+        headers={**member, "Content-Type": "multipart/form-data; boundary=b0undary"},
+    )
+    assert streamed.status_code == 413
+    assert stored_files(world.evidence_dir) == []
+    assert (await world.http.get(url, headers=member)).json() == []
+
+
+async def test_type_by_content_not_by_name(world: World) -> None:
+    finding = await world.create()
+    url = f"/api/v1/findings/{finding['id']}/evidence"
+    for name, data in (
+        ("照片.jpg", b"MZ\x90\x00 not a photo"),
+        ("empty.png", b""),
+        ("a.zip", b"PK\x03\x04" + b"\x00" * 100),
+    ):
+        resp = await world.http.post(
+            url, files={"file": (name, data, "image/jpeg")}, headers=world.as_(world.member_a)
+        )
+        assert resp.status_code == 415, (name, resp.text)
+    missing = await world.http.post(
+        url, data={"note": "x"}, files={"other": ("a", PNG)}, headers=world.as_(world.member_a)
+    )
+    assert missing.status_code == 400
+    assert stored_files(world.evidence_dir) == []
+
+
+async def test_a_tampered_file_is_withheld(world: World) -> None:
+    finding = await world.create()
+    url = f"/api/v1/findings/{finding['id']}/evidence"
+    member = world.as_(world.member_a)
+    ev = (await world.http.post(url, files={"file": ("a.pdf", PDF)}, headers=member)).json()
+    [path] = stored_files(world.evidence_dir)
+    path.write_bytes(PDF.replace(b"0", b"1", 1))
+    resp = await world.http.get(f"{url}/{ev['id']}", headers=member)
+    assert resp.status_code == 500
+    assert resp.json()["type"] == "/problems/evidence-corrupted"
+
+
+async def test_evidence_of_a_confirmed_finding_stays(world: World) -> None:
+    finding = await world.create()
+    url = f"/api/v1/findings/{finding['id']}/evidence"
+    member = world.as_(world.member_a)
+    ev = (await world.http.post(url, files={"file": ("a.pdf", PDF)}, headers=member)).json()
+    await world.http.post(
+        f"/api/v1/findings/{finding['id']}/transitions",
+        json={"to": "confirmed"},
+        headers=world.as_(world.leader_a),
+    )
+    assert (await world.http.delete(f"{url}/{ev['id']}", headers=member)).status_code == 409
+    # later evidence may still be added to a confirmed finding
+    assert (
+        await world.http.post(url, files={"file": ("b.pdf", PDF)}, headers=member)
+    ).status_code == 201
