@@ -1,6 +1,19 @@
-from services.common.errors import NotFound
+"""Errors shared by the parts of the referrals service; class name = stable code."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from services.common.errors import Problem, ValidationFailed
+
+P = TypeVar("P", bound=Problem)
 
 
-class LeadNotFound(NotFound):
-    title_en = "Lead not found"
-    title_zh = "问题线索不存在"
+class ReferenceInvalid(ValidationFailed):
+    title_en = "A referenced finding or round does not exist"
+    title_zh = "引用的问题或巡察轮次不存在"
+
+
+def field_error(cls: type[P], field: str, message: str, code: str) -> P:
+    """A problem naming the offending field, as the request validation does."""
+    return cls(f"{field}: {message}", errors=[{"field": field, "message": message, "code": code}])

@@ -1,36 +1,47 @@
+"""Pydantic types shared by the parts of the referrals service."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.referrals.enums import LeadRecipient, LeadStatus
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Money = Annotated[
+    Decimal, Field(ge=0, max_digits=14, decimal_places=2, description="元，两位小数的十进制字符串")
+]
+FindingIds = Annotated[
+    list[uuid.UUID],
+    Field(min_length=1, max_length=100, description="来源问题（findings 服务的问题编号）"),
+]
 
 
-class LeadCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FindingSummary(BaseModel):
+    """What is shown of a source finding (a snapshot taken from the findings service)."""
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    summary: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)
-    ] = Field(description="线索摘要")
-    finding_ids: list[uuid.UUID] = Field(
-        min_length=1, max_length=100, description="来源问题（findings 服务的问题编号）"
-    )
-    recipient: LeadRecipient
+    model_config = ConfigDict(from_attributes=True)
+
+    finding_id: uuid.UUID
+    title: str
+    target_id: uuid.UUID | None
+    round_id: uuid.UUID | None
+    group_id: uuid.UUID | None
 
 
-class LeadRead(BaseModel):
+class TransitionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    title: str
-    summary: str
-    finding_ids: list[uuid.UUID]
-    recipient: LeadRecipient
-    status: LeadStatus
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
+    from_state: str
+    to_state: str
+    note: str
+    by: str = Field(description="who made the change (user id)")
+    at: datetime

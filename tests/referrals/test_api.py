@@ -1,32 +1,18 @@
-"""The referrals service on its own."""
+"""The referrals service on its own: leads registered from findings."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
-from ops.stack import Database
-from services.common.auth import KeySet
-from services.referrals.app import create_app
-from services.referrals.settings import ReferralsSettings
-from tests.conftest import MintToken, serve
+from tests.referrals.conftest import Upstream
 
 
-@pytest.fixture
-async def client(
-    database: Database, test_keys: KeySet, mint: MintToken
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ReferralsSettings(database_url=database.urls["referrals"])
-    headers = {"Authorization": f"Bearer {mint('referrals')}"}
-    async with serve(create_app(settings, keys=test_keys), headers=headers) as c:
-        yield c
-
-
-async def test_lead_keeps_its_findings_once_in_order(client: httpx.AsyncClient) -> None:
-    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+async def test_lead_keeps_its_findings_once_in_order(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    a, b = upstream.finding(), upstream.finding(title="虚报冒领扶贫资金")
     resp = await client.post(
         "/api/v1/leads",
         json={
@@ -39,7 +25,9 @@ async def test_lead_keeps_its_findings_once_in_order(client: httpx.AsyncClient) 
     assert resp.status_code == 201, resp.text
     lead = resp.json()
     assert lead["finding_ids"] == [a, b]
+    assert [f["title"] for f in lead["findings"]] == ["低保评定优亲厚友", "虚报冒领扶贫资金"]
     assert lead["status"] == "draft"
+    assert resp.headers["ETag"] == f'"v{lead["version"]}"'
     for fid in (a, b):
         found = (await client.get("/api/v1/leads", params={"finding_id": fid})).json()
         assert [x["id"] for x in found["items"]] == [lead["id"]]

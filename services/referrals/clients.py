@@ -1,0 +1,46 @@
+"""What the referrals service reads from other services, through the gateway, with its own
+narrow models of their answers (the owners may add fields; these ignore them)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from services.common.gateway_client import GatewayClient
+from services.referrals.errors import ReferenceInvalid
+
+
+class FindingRef(BaseModel):
+    """The fields of a finding that leads and rectification items show."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    title: str
+    target_id: uuid.UUID | None = None
+    round_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
+
+
+async def findings(gateway: GatewayClient, ids: Sequence[uuid.UUID]) -> list[FindingRef]:
+    """Each finding, read concurrently; a missing one is a 422 naming `finding_ids.<n>`."""
+    answers = await asyncio.gather(*(gateway.get_json(f"/api/v1/findings/{i}") for i in ids))
+    errors = [
+        {"field": f"finding_ids.{n}", "message": f"no finding {i}", "code": "not_found"}
+        for n, (i, answer) in enumerate(zip(ids, answers, strict=True))
+        if answer is None
+    ]
+    if errors:
+        raise ReferenceInvalid("; ".join(e["message"] for e in errors), errors=errors)
+    return [FindingRef.model_validate(a) for a in answers]
+
+
+async def check_round(gateway: GatewayClient, round_id: uuid.UUID, field: str = "round_id") -> None:
+    if await gateway.get_json(f"/api/v1/rounds/{round_id}") is None:
+        raise ReferenceInvalid(
+            f"{field}: no round {round_id}",
+            errors=[{"field": field, "message": f"no round {round_id}", "code": "not_found"}],
+        )
