@@ -6,7 +6,9 @@ it succeeds (2xx) its response is stored in the same transaction as the change i
 two commit together or not at all. A retry with the same key and body replays the stored response
 (with `Idempotent-Replayed: true`); the same key with a different body or path is refused with
 422; a retry while the first is still running gets 409 (try again shortly). Failed requests are
-not stored: they changed nothing, and a retry runs again. Keys are per caller and kept eight days,
+not stored: they changed nothing, and a retry runs again. "The same body" means the same bytes:
+a client that queues requests offline re-sends what it stored (for multipart, with the same
+boundary). Keys are per caller and kept eight days,
 long enough for a phone that was offline for a week.
 """
 
@@ -14,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import (
     Column,
@@ -38,6 +41,8 @@ HEADER = b"idempotency-key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 STATE_SESSION = "idempotent_session"
 RETENTION = timedelta(days=8)
+SPOOL_IN_MEMORY = 1024 * 1024
+CHUNK = 64 * 1024
 
 
 class RequestInProgress(Conflict):
@@ -88,8 +93,27 @@ class IdempotencyMiddleware:
         principal = state.get("principal")
         subject = getattr(principal, "subject", "anonymous")
 
-        body = await _read_all(receive)
-        fingerprint = hashlib.sha256(body).hexdigest()
+        body, fingerprint = await _spool(receive)
+        try:
+            captured = await self._once(scope, send, body, fingerprint, subject, key, lang)
+        finally:
+            body.close()
+        for message in captured:
+            await send(message)
+
+    async def _once(
+        self,
+        scope: Scope,
+        send: Send,
+        body: IO[bytes],
+        fingerprint: str,
+        subject: str,
+        key: str,
+        lang: str | None,
+    ) -> list[Message]:
+        """Runs the request once per (caller, key); returns the response to send, or sends a
+        refusal or the replay itself and returns nothing."""
+        state = scope["state"]
         path = scope["path"] + (
             "?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""
         )
@@ -103,9 +127,9 @@ class IdempotencyMiddleware:
                 await session.rollback()
                 busy = RequestInProgress("a request with this Idempotency-Key is still running")
                 await problem_response(busy, accept_language=lang, headers={"Retry-After": "1"})(
-                    scope, receive, send
+                    scope, _gone, send
                 )
-                return
+                return []
             row = (
                 (
                     await session.execute(
@@ -130,10 +154,10 @@ class IdempotencyMiddleware:
                             }
                         ],
                     )
-                    await problem_response(reused, accept_language=lang)(scope, receive, send)
-                    return
+                    await problem_response(reused, accept_language=lang)(scope, _gone, send)
+                    return []
                 await _replay(send, row)
-                return
+                return []
 
             state[STATE_SESSION] = session
             captured: list[Message] = []
@@ -155,31 +179,42 @@ class IdempotencyMiddleware:
                 await session.commit()
             else:
                 await session.rollback()
-        for message in captured:
-            await send(message)
+        return captured
 
 
-async def _read_all(receive: Receive) -> bytes:
-    parts = []
+async def _gone() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def _spool(receive: Receive) -> tuple[IO[bytes], str]:
+    """The request body, hashed as it arrives and kept in memory up to 1 MiB, beyond that in a
+    temporary file: an evidence upload with an Idempotency-Key is not held in memory."""
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    digest = hashlib.sha256()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
-        parts.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        digest.update(chunk)
+        spool.write(chunk)
         if not message.get("more_body", False):
             break
-    return b"".join(parts)
+    spool.seek(0)
+    return spool, digest.hexdigest()
 
 
-def _replaying(body: bytes) -> Receive:
-    sent = False
+def _replaying(spool: IO[bytes]) -> Receive:
+    """Hands the spooled body to the app in chunks, then reports the client gone."""
 
     async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        if spool.closed:
+            return {"type": "http.disconnect"}
+        chunk = spool.read(CHUNK)
+        if chunk:
+            return {"type": "http.request", "body": chunk, "more_body": True}
+        spool.close()
+        return {"type": "http.request", "body": b"", "more_body": False}
 
     return receive
 

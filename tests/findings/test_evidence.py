@@ -57,6 +57,34 @@ async def test_a_pdf_large_enough_to_stream_in_chunks(world: World) -> None:
     assert resp.json()["content_type"] == "application/pdf"
 
 
+async def test_a_retried_upload_with_an_idempotency_key_stores_one_file(world: World) -> None:
+    """The body (spooled to disk past 1 MiB by the idempotency middleware) is stored once."""
+    finding = await world.create()
+    body = b"%PDF-1.4\n" + bytes(range(256)) * ((MAX_EVIDENCE - 512) // 256)
+    headers = {**world.as_(world.member_a), "Idempotency-Key": f"ev-{finding['id']}"}
+    url = f"/api/v1/findings/{finding['id']}/evidence"
+    # an offline queue re-sends the request it stored: the same bytes, the same boundary
+    boundary = "retry-boundary-1"
+    content = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + body
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    first = await world.http.post(url, content=content, headers=headers)
+    again = await world.http.post(url, content=content, headers=headers)
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert first.json()["sha256"] == hashlib.sha256(body).hexdigest()
+    listed = (await world.http.get(url, headers=world.as_(world.member_a))).json()
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert len(items) == 1
+
+
 async def test_over_the_limit_is_413_and_stores_nothing(world: World) -> None:
     finding = await world.create()
     url = f"/api/v1/findings/{finding['id']}/evidence"
