@@ -116,6 +116,25 @@ def revision(
             db.stop()
 
 
+@cli.command()
+def escalate(
+    on: str = typer.Option("", help="the day to check, YYYY-MM-DD; default today in Beijing"),
+    gateway: str = typer.Option("http://127.0.0.1:8000", envvar="GATEWAY_PUBLIC_URL"),
+) -> None:
+    """Issue today's rectification escalation notices (run daily from cron)."""
+    from datetime import date
+
+    from ops.jobs import run_escalations
+    from ops.users import service_client_secrets
+
+    secret = (
+        os.environ.get("REFERRALS_CLIENT_SECRET") or service_client_secrets(DATA_DIR)["referrals"]
+    )
+    day = date.fromisoformat(on) if on else None
+    result = asyncio.run(run_escalations(gateway, secret, day))
+    console.print(f"{result['on']}: {len(result['created'])} notices issued")
+
+
 @cli.command("create-user")
 def create_user_cmd(
     username: str,
