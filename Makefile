@@ -10,6 +10,9 @@ export PYTHONPATH := $(CURDIR)
 run: $(STAMP) ## start PostgreSQL, migrate, run the gateway and the three services
 	$(BIN)/python -m ops run
 
+demo: $(STAMP) ## make run, with a demo city loaded on first start
+	$(BIN)/python -m ops run --demo
+
 test: $(STAMP) ## lint, then every test against the embedded PostgreSQL
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest

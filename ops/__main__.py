@@ -16,6 +16,7 @@ from gateway.identity.enums import Role
 from gateway.identity.errors import UsernameTaken
 from gateway.identity.schemas import UserCreate
 from ops.bootstrap import ROOT
+from ops.demo import Loader
 from ops.pg import free_port
 from ops.stack import Database, Stack
 from ops.users import create_user, ensure_dev_admin
@@ -40,7 +41,9 @@ def ports() -> dict[str, int]:
 
 
 @cli.command()
-def run() -> None:
+def run(
+    demo: bool = typer.Option(False, "--demo", help="load the demo city once everything is up"),
+) -> None:
     """Start PostgreSQL, migrate, run the three services and the gateway until Ctrl-C."""
     db = database()
     stack = Stack(db=db, ports=ports(), log_dir=DATA_DIR / "logs")
@@ -58,6 +61,12 @@ def run() -> None:
         with console.status("starting the services and the gateway…"):
             stack.start()
         gw = stack.url("gateway")
+        if demo:
+            with console.status("loading the demo city…"):
+                loaded = Loader(gw, user, password).load()
+            console.print(
+                "demo: " + (", ".join(f"{v} {k}" for k, v in loaded.items()) or "already loaded")
+            )
         console.print(f"[bold green]ready[/] gateway  {gw}")
         console.print(f"          API docs {gw}/docs   (OpenAPI {gw}/openapi.json)")
         console.print(f"          login    user [bold]{user}[/] password [bold]{password}[/]")
