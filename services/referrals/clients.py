@@ -44,3 +44,14 @@ async def check_round(gateway: GatewayClient, round_id: uuid.UUID, field: str = 
             f"{field}: no round {round_id}",
             errors=[{"field": field, "message": f"no round {round_id}", "code": "not_found"}],
         )
+
+
+async def check_target(
+    gateway: GatewayClient, target_id: uuid.UUID, field: str = "target_id"
+) -> None:
+    """The inspected unit (巡察对象, in the rounds service's registry) must exist."""
+    if await gateway.get_json(f"/api/v1/targets/{target_id}") is None:
+        raise ReferenceInvalid(
+            f"{field}: no target {target_id}",
+            errors=[{"field": field, "message": f"no target {target_id}", "code": "not_found"}],
+        )

@@ -10,8 +10,8 @@ P = TypeVar("P", bound=Problem)
 
 
 class ReferenceInvalid(ValidationFailed):
-    title_en = "A referenced finding or round does not exist"
-    title_zh = "引用的问题或巡察轮次不存在"
+    title_en = "A referenced finding, round, target or suggestion does not exist or does not fit"
+    title_zh = "引用的问题、巡察轮次、巡察对象或意见建议不存在或不匹配"
 
 
 def field_error(cls: type[P], field: str, message: str, code: str) -> P:

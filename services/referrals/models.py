@@ -325,16 +325,19 @@ class Notice(Base):
 
 
 class Suggestion(Versioned, Base):
-    """意见建议: what a round recommends to a body, and whether it was adopted."""
+    """意见建议: what a round recommends to a body (possibly about one inspected unit and some
+    findings), and whether it was adopted."""
 
     __tablename__ = "suggestions"
     __table_args__ = (
         one_of("adoption", Adoption),
         Index("ix_suggestions_created_at_id", "created_at", "id"),
+        Index("ix_suggestions_finding_ids", "finding_ids", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = _id()
     round_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    target_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     addressed_to: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)
     adoption: Mapped[str] = mapped_column(String(20), server_default=text("'pending'"))
@@ -344,15 +347,22 @@ class Suggestion(Versioned, Base):
 
 
 class EstablishedRule(Versioned, Base):
-    """建立健全制度: a rule an inspected unit made as a result of a round."""
+    """建立健全制度: a rule an inspected unit made as a result of a round, linked to the
+    findings or suggestions behind it."""
 
     __tablename__ = "rules"
-    __table_args__ = (Index("ix_rules_created_at_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_rules_created_at_id", "created_at", "id"),
+        Index("ix_rules_finding_ids", "finding_ids", postgresql_using="gin"),
+        Index("ix_rules_suggestion_ids", "suggestion_ids", postgresql_using="gin"),
+    )
 
     id: Mapped[uuid.UUID] = _id()
     round_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    target_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     unit: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
+    document_no: Mapped[str | None] = mapped_column(String(100))
     issued_on: Mapped[date | None] = mapped_column(Date)
     finding_ids: Mapped[list[uuid.UUID]] = _uuids()
     suggestion_ids: Mapped[list[uuid.UUID]] = _uuids()

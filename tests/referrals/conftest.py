@@ -1,5 +1,5 @@
-"""The referrals service in-process against the real PostgreSQL, with the gateway (findings and
-rounds behind it) replaced by an httpx MockTransport that answers from `Upstream`."""
+"""The referrals service in-process against the real PostgreSQL, with the gateway (findings,
+rounds and targets behind it) replaced by an httpx MockTransport that answers from `Upstream`."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ from tests.conftest import MintToken, serve
 
 @dataclass
 class Upstream:
-    """Findings and rounds as the gateway would answer for them."""
+    """Findings, rounds and targets as the gateway would answer for them."""
 
     findings: dict[str, dict[str, Any]] = field(default_factory=dict)
     rounds: set[str] = field(default_factory=set)
+    targets: set[str] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
 
     def finding(self, **over: Any) -> str:
@@ -47,6 +48,11 @@ class Upstream:
         self.rounds.add(rid)
         return rid
 
+    def target(self) -> str:
+        tid = str(uuid.uuid4())
+        self.targets.add(tid)
+        return tid
+
     def handler(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         self.calls.append(f"{request.method} {path}")
@@ -59,6 +65,10 @@ class Upstream:
         if request.method == "GET" and len(parts) == 4 and parts[2] == "rounds":
             if parts[3] in self.rounds:
                 return httpx.Response(200, json={"id": parts[3], "name": "第二轮"})
+            return httpx.Response(404)
+        if request.method == "GET" and len(parts) == 4 and parts[2] == "targets":
+            if parts[3] in self.targets:
+                return httpx.Response(200, json={"id": parts[3], "name": "赤马港办事处"})
             return httpx.Response(404)
         return httpx.Response(404)
 
