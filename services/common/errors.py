@@ -16,6 +16,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -278,6 +279,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             InternalError(), accept_language=request.headers.get("accept-language")
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        """A value PostgreSQL cannot take (SQLSTATE class 22: out of range, bad encoding, ...)
+        came from the client: 422, never a 500. Anything else is ours."""
+        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+        if sqlstate.startswith("22"):
+            return problem_response(
+                ValidationFailed(
+                    "a value is out of the range the database accepts",
+                    errors=[{"field": "body", "message": "value out of range", "code": sqlstate}],
+                ),
+                accept_language=request.headers.get("accept-language"),
+                instance=request.url.path,
+            )
+        return await on_unexpected(request, exc)
+
     async def on_stale(request: Request, exc: Exception) -> Response:
         return problem_response(
             PreconditionFailed("the resource was changed by someone else meanwhile"),
@@ -286,6 +302,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(StaleDataError, on_stale)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -59,6 +59,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, rid = orjson.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(created, str) or not isinstance(rid, str):
+            raise TypeError("cursor parts must be strings")
         parsed = datetime.fromisoformat(created)
         if parsed.tzinfo is None:
             raise ValueError("naive timestamp")

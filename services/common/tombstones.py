@@ -35,7 +35,8 @@ async def deleted_since(
 ) -> list[uuid.UUID]:
     rows = await session.scalars(
         select(table.c.entity_id)
-        .where(table.c.entity == entity, table.c.deleted_at > since)
+        # >=: a deletion in the same instant as the client's last sync is not missed
+        .where(table.c.entity == entity, table.c.deleted_at >= since)
         .order_by(table.c.deleted_at)
         .limit(limit)
     )

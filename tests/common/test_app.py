@@ -88,3 +88,24 @@ async def test_readiness_reports_a_database_that_is_not_migrated(
         ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["status"] == "unavailable"
+
+
+async def test_values_the_database_cannot_take_are_422_not_500(
+    app_and_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = app_and_client
+    resp = await client.get(
+        "/api/v1/targets", params={"updated_since": "0001-01-01T00:00:00+14:00"}
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+
+
+async def test_forged_cursors_are_422(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    import base64
+
+    _, client = app_and_client
+    for raw in (b"[1, 5]", b'["2020-01-01T00:00:00+00:00", 5]', b"{}", b"[]", b"null"):
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        resp = await client.get("/api/v1/targets", params={"cursor": cursor})
+        assert resp.status_code == 422, (raw, resp.text)
