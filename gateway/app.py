@@ -26,7 +26,12 @@ from gateway.settings import GatewaySettings
 from services.common.app import operation_id
 from services.common.db import Database
 from services.common.errors import install_problem_handlers
-from services.common.migrations import revisions_of, script_heads
+from services.common.migrations import (
+    revisions_of,
+    schema_state,
+    script_heads,
+    script_revisions,
+)
 from services.common.requestid import RequestIdMiddleware
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -61,6 +66,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     access_tokens = AccessTokens(signer)
     merged = MergedOpenAPI(upstreams, signer)
     heads = script_heads(MIGRATIONS)
+    known = script_revisions(MIGRATIONS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,15 +147,22 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
             async with db.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
                 current = await conn.run_sync(lambda c: revisions_of(c, settings.db_schema))
-            database = "ok" if current == heads else "migrations not at head"
+            state = schema_state(current, heads, known)
+            database = "ok" if state != "behind" else "migrations not at head"
         except Exception as exc:  # any database failure means not ready
             database = f"unavailable ({type(exc).__name__})"
         states = await asyncio.gather(*(service_ready(s) for s in SERVICES))
         services = dict(zip(SERVICES, states, strict=True))
-        ok = database == "ok" and all(s == "ok" for s in states)
+        # The gateway is ready when it can serve: a service that is down costs its own routes
+        # (503 there), not the gateway's place behind the load balancer. The body tells all.
+        if database != "ok":
+            status, code = "unavailable", 503
+        elif all(s == "ok" for s in states):
+            status, code = "ok", 200
+        else:
+            status, code = "degraded", 200
         return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "database": database, "services": services},
-            status_code=200 if ok else 503,
+            {"status": status, "database": database, "services": services}, status_code=code
         )
 
     proxy = Proxy(settings, signer, access_tokens, upstreams)

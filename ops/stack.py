@@ -118,7 +118,7 @@ class Stack:
                     raise RuntimeError(f"{app} exited with code {proc.returncode}")
             try:
                 resp = httpx.get(self.url("gateway") + "/readyz", timeout=2.0)
-                if resp.status_code == 200:
+                if resp.status_code == 200 and resp.json()["status"] == "ok":
                     return
                 last = resp.text
             except httpx.HTTPError as exc:

@@ -18,7 +18,12 @@ from services.common.db import Database
 from services.common.errors import install_problem_handlers
 from services.common.gateway_client import GatewayClient
 from services.common.idempotency import IdempotencyMiddleware
-from services.common.migrations import revisions_of, script_heads
+from services.common.migrations import (
+    revisions_of,
+    schema_state,
+    script_heads,
+    script_revisions,
+)
 from services.common.requestid import RequestIdMiddleware
 from services.common.settings import AppSettings
 
@@ -40,6 +45,7 @@ def create_service_app(
     keys: KeySet | None = None,
 ) -> FastAPI:
     heads = script_heads(migrations_dir)
+    known = script_revisions(migrations_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,7 +86,8 @@ def create_service_app(
             return JSONResponse(
                 {"status": "unavailable", "database": type(exc).__name__}, status_code=503
             )
-        if current != heads:
+        state = schema_state(current, heads, known)
+        if state == "behind":
             return JSONResponse(
                 {
                     "status": "unavailable",
@@ -89,7 +96,7 @@ def create_service_app(
                 },
                 status_code=503,
             )
-        return {"status": "ok", "database": "ok", "migrations": "head"}
+        return {"status": "ok", "database": "ok", "migrations": state}
 
     verifier = TokenVerifier(
         keys or KeySet(settings.effective_jwks_url),

@@ -35,6 +35,23 @@ def script_heads(migrations_dir: Path) -> set[str]:
     return set(ScriptDirectory.from_config(cfg).get_heads())
 
 
+def script_revisions(migrations_dir: Path) -> set[str]:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    return {r.revision for r in ScriptDirectory.from_config(cfg).walk_revisions()}
+
+
+def schema_state(current: set[str], heads: set[str], known: set[str]) -> str:
+    """'head'; 'ahead' when the database carries a revision this code does not know (the next
+    release migrated it during a rolling update: the old pods keep serving, additive migrations
+    being the rule); 'behind' when it is at an older revision this code knows (not ready)."""
+    if current == heads:
+        return "head"
+    if current and not current <= known:
+        return "ahead"
+    return "behind"
+
+
 def only_schema(schema: str) -> Callable[[str | None, str, Any], bool]:
     """Autogenerate filter: this app's schema, without Alembic's own version table."""
 

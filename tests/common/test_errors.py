@@ -38,3 +38,13 @@ def test_if_match_rules() -> None:
         check_if_match(etag(2), 3)
     with pytest.raises(PreconditionRequired):
         check_if_match(None, 3, required=True)
+
+
+def test_schema_state_during_a_rolling_update() -> None:
+    from services.common.migrations import schema_state
+
+    known = {"0001", "0002", "0003"}
+    assert schema_state({"0003"}, {"0003"}, known) == "head"
+    assert schema_state({"0004"}, {"0003"}, known) == "ahead"  # the next release migrated
+    assert schema_state({"0002"}, {"0003"}, known) == "behind"
+    assert schema_state(set(), {"0003"}, known) == "behind"
