@@ -24,11 +24,13 @@ from services.findings.enums import FindingStatus, Severity
 from services.findings.errors import (
     FindingNotEditable,
     FindingNotFound,
+    NotAnExpert,
     NotGroupLeader,
     NotOffice,
     ReferenceInvalid,
     TransitionNotAllowed,
 )
+from services.findings.evidence.storage import Store
 from services.findings.repository import FindingRepository
 from services.findings.schemas import (
     BatchRequest,
@@ -115,8 +117,12 @@ async def update_finding(
     summary="删除草稿问题 Delete a draft finding",
     responses=problem_responses(*WRITE),
 )
-async def delete_finding(finding_id: uuid.UUID, service: Service, if_match: IfMatch = None) -> None:
-    await service.delete(finding_id, if_match)
+async def delete_finding(
+    finding_id: uuid.UUID, service: Service, store: Store, if_match: IfMatch = None
+) -> None:
+    files = await service.delete(finding_id, if_match)
+    # evidence is confidential: its files go with the finding, once the deletion commits
+    store.remove_once_committed(service.session, files)
 
 
 @findings.get(
@@ -198,7 +204,10 @@ async def list_transitions(finding_id: uuid.UUID, service: Service) -> list[Tran
     "/{finding_id}/consultations",
     status_code=status.HTTP_201_CREATED,
     summary="邀请专家会商 Consult an expert on the finding (they may then read it)",
-    responses=problem_responses(FindingNotFound, NotGroupLeader),
+    description="`expert_id` must be an expert of the finding's round (a member of one of its "
+    "expert guidance groups, 业务指导组), else 422 `not_an_expert_of_the_round`. Adding one "
+    "already consulted returns that consultation.",
+    responses=problem_responses(FindingNotFound, NotGroupLeader, NotAnExpert),
 )
 async def add_consultation(
     finding_id: uuid.UUID, body: ConsultationCreate, service: Service

@@ -44,6 +44,7 @@ class TargetRef(_Ref):
 class MembershipRef(_Ref):
     group_id: uuid.UUID
     round_id: uuid.UUID
+    group_kind: str = ""
     role: str
 
 

@@ -13,6 +13,11 @@ class ReferenceInvalid(ValidationFailed):
     title_zh = "引用的巡察任务、问题类别或巡察对象不存在"
 
 
+class NotAnExpert(ValidationFailed):
+    title_en = "Only an expert of the finding's round may be consulted on it"
+    title_zh = "仅本轮次业务指导组专家可被邀请会商"
+
+
 class TransitionNotAllowed(Conflict):
     title_en = "The finding cannot move to that status from its current one"
     title_zh = "问题当前状态不允许该流转"

@@ -8,7 +8,8 @@ from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+# ASCII digits only: `\d` (and int()) would take full-width or Arabic-Indic digits too
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
 def check_character(first17: str) -> str:
@@ -18,7 +19,7 @@ def check_character(first17: str) -> str:
 def validate(value: str) -> str:
     """The number normalised (upper-case X), or ValueError saying what is wrong."""
     number = value.strip().upper()
-    if not _SHAPE.match(number):
+    if not _SHAPE.fullmatch(number):
         raise ValueError("a resident ID number is 17 digits followed by a digit or X")
     try:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

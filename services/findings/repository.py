@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.pagination import PageParams
@@ -42,6 +43,21 @@ class FindingRepository(Repository[Finding]):
             await self.session.scalars(self.visible(scope).where(Finding.id == finding_id))
         ).one_or_none()
         return found
+
+    async def lock(self, finding_id: uuid.UUID) -> None:
+        """FOR UPDATE: waits for, and then blocks, inserts of rows referencing the finding."""
+        await self.session.execute(
+            select(Finding.id).where(Finding.id == finding_id).with_for_update()
+        )
+
+    async def visible_ids(self, ids: Collection[uuid.UUID], scope: Scope) -> set[uuid.UUID]:
+        """Those of `ids` the caller may see (the scope in the SQL, like every read)."""
+        if not ids:
+            return set()
+        found = await self.session.scalars(
+            select(Finding.id).where(Finding.id.in_(set(ids)), scope.visible())
+        )
+        return set(found)
 
     async def search(
         self,
@@ -121,7 +137,9 @@ class FindingRepository(Repository[Finding]):
 
     async def earlier_occurrence(self, finding: Finding) -> uuid.UUID | None:
         """屡查屡犯: the latest finding of the same category code at the same target, either from
-        another (earlier) round or already closed, discovered no later than this one."""
+        another (earlier) round or already closed, discovered no later than this one. Found
+        across groups (it is a fact about the target); reads show its id only to who may see
+        it (`visible_ids`)."""
         return await self.session.scalar(
             select(Finding.id)
             .where(
@@ -139,14 +157,29 @@ class FindingRepository(Repository[Finding]):
             .limit(1)
         )
 
-    async def add_consultation(self, row: Consultation) -> Consultation:
-        existing = await self.session.get(Consultation, (row.finding_id, row.expert_id))
-        if existing is not None:
-            return existing
-        self.session.add(row)
-        await self.session.flush()
-        await self.session.refresh(row)
-        return row
+    async def add_consultation(
+        self, *, finding_id: uuid.UUID, expert_id: str, added_by: str
+    ) -> Consultation:
+        """Adds the expert, or returns the consultation already there: one statement that
+        cannot fail on a concurrent add of the same expert (ON CONFLICT DO NOTHING waits for
+        the other transaction, and the read after it sees its committed row)."""
+        added: Consultation | None = await self.session.scalar(
+            pg_insert(Consultation)
+            .values(finding_id=finding_id, expert_id=expert_id, added_by=added_by)
+            .on_conflict_do_nothing(index_elements=["finding_id", "expert_id"])
+            .returning(Consultation),
+            execution_options={"populate_existing": True},
+        )
+        if added is not None:
+            return added
+        existing: Consultation = (
+            await self.session.scalars(
+                select(Consultation)
+                .where(Consultation.finding_id == finding_id, Consultation.expert_id == expert_id)
+                .execution_options(populate_existing=True)
+            )
+        ).one()
+        return existing
 
     async def consultations(self, finding_id: uuid.UUID) -> Sequence[Consultation]:
         return (

@@ -127,7 +127,12 @@ class FindingRead(BaseModel):
     discovered_on: date
     location: GeoPoint | None
     status: FindingStatus
-    recurrence_of: uuid.UUID | None = Field(description="屡查屡犯：同一对象此前已发现的同类问题")
+    # the default reads batch results stored before the flag existed (all new drafts: False)
+    recurrent: bool = Field(default=False, description="屡查屡犯：同一对象此前已发现同类问题")
+    recurrence_of: uuid.UUID | None = Field(
+        description="the earlier finding it repeats, when you may see that finding (else null, "
+        "though `recurrent` is still true)"
+    )
     persons: list[PersonRead]
     created_by: str
     version: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,13 @@ from services.findings.enums import BatchOutcome, FindingSource, FindingStatus, 
 from services.findings.errors import (
     FindingNotEditable,
     FindingNotFound,
+    NotAnExpert,
     NotGroupLeader,
     NotOffice,
     ReferenceInvalid,
     TransitionNotAllowed,
 )
+from services.findings.evidence.repository import EvidenceRepository
 from services.findings.idnumber import mask
 from services.findings.models import Consultation, Finding, FindingPerson, FindingTransition
 from services.findings.repository import FindingRepository, ItemKeyRepository
@@ -52,11 +54,37 @@ NEXT: dict[FindingStatus, tuple[FindingStatus, ...]] = {
     S.closed: (S.confirmed,),
 }
 REOPENABLE = (S.handed_over, S.closed)
+EXPERT_GROUP_KIND = "expert_guidance"  # 业务指导组, as rounds names the kind of group
 _BATCH_ITEM: TypeAdapter[BatchItem] = TypeAdapter(BatchItem)
 
 
 def _error(field: str, message: str, code: str = "reference_not_found") -> dict[str, str]:
     return {"field": field, "message": message, "code": code}
+
+
+def column_length(table: Any, column: str) -> int:
+    length = getattr(table.c[column].type, "length", None)
+    assert isinstance(length, int), f"{column} has no length"
+    return length
+
+
+# What rounds answers is copied into columns of a fixed width: a name too long is cut (it is a
+# display copy); a code too long cannot be cut without changing what it identifies (recurrences
+# match on it), so the finding is refused, on its own, naming `category_id`.
+TARGET_NAME_MAX = column_length(Finding.__table__, "target_name")
+CATEGORY_CODE_MAX = column_length(Finding.__table__, "category_code")
+CATEGORY_NAME_MAX = column_length(Finding.__table__, "category_name")
+
+
+def _category_unusable(category: CategoryRef) -> dict[str, str] | None:
+    if len(category.code) <= CATEGORY_CODE_MAX:
+        return None
+    return _error(
+        "category_id",
+        f"the code of category {category.id} in rounds is longer than {CATEGORY_CODE_MAX} "
+        "characters",
+        "reference_invalid",
+    )
 
 
 def _person_rows(finding_id: uuid.UUID, persons: Sequence[PersonIn]) -> list[dict[str, Any]]:
@@ -65,7 +93,14 @@ def _person_rows(finding_id: uuid.UUID, persons: Sequence[PersonIn]) -> list[dic
     ]
 
 
-def to_read(finding: Finding, persons: Sequence[FindingPerson], scope: Scope) -> FindingRead:
+def to_read(
+    finding: Finding,
+    persons: Sequence[FindingPerson],
+    scope: Scope,
+    visible: Collection[uuid.UUID] = (),
+) -> FindingRead:
+    """`visible`: those of the findings it may repeat (`recurrence_of`) the caller may see; the
+    id of another is not shown, only that the finding is a recurrence."""
     unmasked = scope.leads(finding.group_id)
     location = (
         GeoPoint(latitude=finding.latitude, longitude=finding.longitude)
@@ -90,7 +125,8 @@ def to_read(finding: Finding, persons: Sequence[FindingPerson], scope: Scope) ->
         discovered_on=finding.discovered_on,
         location=location,
         status=S.of(finding.status),
-        recurrence_of=finding.recurrence_of,
+        recurrent=finding.recurrence_of is not None,
+        recurrence_of=finding.recurrence_of if finding.recurrence_of in visible else None,
         persons=[
             PersonRead(
                 name=p.name,
@@ -147,7 +183,8 @@ class FindingService:
             cats = categories.get(a.round_id) or {}
             category = cats.get(item.category_id)
             target = targets.get(a.target_id)
-            if category is not None and target is not None:
+            unusable = None if category is None else _category_unusable(category)
+            if category is not None and unusable is None and target is not None:
                 out.append(Snapshot(a, category, target.name))
                 continue
             errors = []
@@ -155,6 +192,8 @@ class FindingService:
                 errors.append(
                     _error("category_id", f"category {item.category_id} is not in the round")
                 )
+            if unusable is not None:
+                errors.append(unusable)
             if target is None:
                 errors.append(_error("assignment_id", f"the assignment's target {a.target_id} "
                                      "no longer exists"))  # fmt: skip
@@ -169,10 +208,10 @@ class FindingService:
             "round_id": a.round_id,
             "group_id": a.group_id,
             "target_id": a.target_id,
-            "target_name": snap.target_name,
+            "target_name": snap.target_name[:TARGET_NAME_MAX],
             "category_id": snap.category.id,
             "category_code": snap.category.code,
-            "category_name": snap.category.name,
+            "category_name": snap.category.name[:CATEGORY_NAME_MAX],
             "title": item.title,
             "facts": item.facts,
             "money_involved": item.money_involved,
@@ -221,12 +260,15 @@ class FindingService:
         return finding
 
     async def read(self, finding: Finding) -> FindingRead:
-        persons = await self.repo.persons_of([finding.id])
-        return to_read(finding, persons.get(finding.id, []), self.scope)
+        [read] = await self.read_many([finding])
+        return read
 
     async def read_many(self, findings: Sequence[Finding]) -> list[FindingRead]:
         persons = await self.repo.persons_of([f.id for f in findings])
-        return [to_read(f, persons.get(f.id, []), self.scope) for f in findings]
+        visible = await self.repo.visible_ids(
+            [f.recurrence_of for f in findings if f.recurrence_of is not None], self.scope
+        )
+        return [to_read(f, persons.get(f.id, []), self.scope, visible) for f in findings]
 
     def _editable(self, finding: Finding, if_match: str | None) -> None:
         check_if_match(if_match, finding.version, required=True)
@@ -257,9 +299,12 @@ class FindingService:
                     f"category {data.category_id} is not in the round",
                     errors=[_error("category_id", f"category {data.category_id} not in round")],
                 )
+            unusable = _category_unusable(category)
+            if unusable is not None:
+                raise ReferenceInvalid(unusable["message"], errors=[unusable])
             finding.category_id = category.id
             finding.category_code = category.code
-            finding.category_name = category.name
+            finding.category_name = category.name[:CATEGORY_NAME_MAX]
         if data.persons is not None:
             await self.repo.replace_persons(finding.id, _person_rows(finding.id, data.persons))
         finding.updated_at = func.now()  # bumps the version too
@@ -267,12 +312,19 @@ class FindingService:
         await self.session.refresh(finding)
         return await self.read(finding)
 
-    async def delete(self, finding_id: uuid.UUID, if_match: str | None) -> None:
+    async def delete(self, finding_id: uuid.UUID, if_match: str | None) -> list[str]:
+        """Deletes the draft and (by cascade) its evidence rows; returns the storage keys of
+        its evidence files, for the caller to remove once this commits."""
         finding = await self.get(finding_id)
         self._editable(finding, if_match)
+        # Locked first: an upload adding evidence meanwhile either commits before the keys are
+        # read (its file is then listed) or fails on the deleted finding (and removes its file).
+        await self.repo.lock(finding.id)
+        files = await EvidenceRepository(self.session).storage_keys(finding.id)
         await self.session.delete(finding)
         await self.session.flush()
         await self.repo.record_deletion(finding)
+        return files
 
     async def transition(
         self, finding_id: uuid.UUID, data: TransitionCreate, if_match: str | None
@@ -321,13 +373,23 @@ class FindingService:
     # consultations ------------------------------------------------------------------------------
 
     async def consult(self, finding_id: uuid.UUID, expert_id: uuid.UUID) -> Consultation:
+        """Consulting lets the expert read the finding, so only an expert of the finding's round
+        (a member of one of its expert guidance groups, asked of rounds now, not from a cache)
+        can be consulted. Adding one already consulted returns the existing consultation."""
         finding = await self.get(finding_id)
         if not self.scope.leads(finding.group_id):
             raise NotGroupLeader("only the group's leader or deputy, or the office, adds experts")
-        return await self.repo.add_consultation(
-            Consultation(
-                finding_id=finding.id, expert_id=str(expert_id), added_by=self.scope.subject
+        memberships = await self.rounds.memberships(expert_id)
+        if not any(
+            m.round_id == finding.round_id and m.group_kind == EXPERT_GROUP_KIND
+            for m in memberships
+        ):
+            message = f"user {expert_id} is not in an expert guidance group of the finding's round"
+            raise NotAnExpert(
+                message, errors=[_error("expert_id", message, "not_an_expert_of_the_round")]
             )
+        return await self.repo.add_consultation(
+            finding_id=finding.id, expert_id=str(expert_id), added_by=self.scope.subject
         )
 
     async def consultations(self, finding_id: uuid.UUID) -> Sequence[Consultation]:

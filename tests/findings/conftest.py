@@ -50,6 +50,12 @@ class FakeRounds:
             found = self.memberships.get(request.url.params["user_id"], [])
         return httpx.Response(404) if found is None else httpx.Response(200, json=found)
 
+    def expert(self, round_id: str, user: str | None = None) -> str:
+        """A user (new unless given) in an expert guidance group (业务指导组) of the round."""
+        user = user or str(uuid.uuid4())
+        self.join(user, str(uuid.uuid4()), round_id, "member", kind="expert_guidance")
+        return user
+
     def target(self, name: str, parent: str | None = None) -> str:
         tid = str(uuid.uuid4())
         self.targets[tid] = {"id": tid, "name": name, "kind": "village", "parent_id": parent}
@@ -72,12 +78,14 @@ class FakeRounds:
         }
         return aid
 
-    def join(self, user: str, group_id: str, round_id: str, role: str) -> None:
+    def join(
+        self, user: str, group_id: str, round_id: str, role: str, kind: str = "municipal"
+    ) -> None:
         self.memberships.setdefault(user, []).append(
             {
                 "group_id": group_id,
                 "round_id": round_id,
-                "group_kind": "municipal",
+                "group_kind": kind,
                 "group_name": "组",
                 "role": role,
                 "starts_on": None,

@@ -56,6 +56,17 @@ async def test_bad_input_is_422_on_the_field(world: World) -> None:
         ({"location": {"latitude": "91", "longitude": "114"}}, "location.latitude"),
         ({"severity": "catastrophic"}, "severity"),
         ({"persons": [{"name": "张某", "id_number": VALID_ID[:-1] + "5"}]}, "persons.0.id_number"),
+        # non-ASCII digits (full-width, Arabic-Indic) are digits to `\d` and to int(), not here
+        ({"persons": [{"name": "张某", "id_number": "１" + VALID_ID[1:]}]}, "persons.0.id_number"),
+        (
+            {
+                "persons": [
+                    {"name": "张某"},
+                    {"name": "李某", "id_number": VALID_ID[:5] + "\u0665" + VALID_ID[6:]},
+                ]
+            },
+            "persons.1.id_number",
+        ),
     ]
     for over, field in cases:
         resp = await world.http.post(
@@ -90,18 +101,51 @@ async def test_id_numbers_are_masked_except_for_the_leader_and_the_office(world:
 
 
 async def test_a_member_of_group_b_cannot_read_list_or_guess_group_a(world: World) -> None:
-    created = await world.create()
+    created = await world.create(money_involved="100")
     url = f"/api/v1/findings/{created['id']}"
+    member, leader = world.as_(world.member_a), world.as_(world.leader_a)
+    # everything that hangs off the finding exists, so a leak would show
+    ev = await world.http.post(
+        url + "/evidence", files={"file": ("a.pdf", b"%PDF-1.7\n" + b"0" * 100)}, headers=member
+    )
+    assert ev.status_code == 201, ev.text
+    evidence_url = f"{url}/evidence/{ev.json()['id']}"
+    linked = await world.http.post(
+        url + "/responsibility-links",
+        json={"body_id": world.township, "duty": "primary"},
+        headers=member,
+    )
+    assert linked.status_code == 201, linked.text
+    consulted = await world.http.post(
+        url + "/consultations",
+        json={"expert_id": world.rounds.expert(world.round_id)},
+        headers=leader,
+    )
+    assert consulted.status_code == 201, consulted.text
     b = world.as_(world.member_b)
     stranger = world.as_(roles=["receiver"])
     for who in (b, stranger):
         assert (await world.http.get(url, headers=who)).status_code == 404
         assert (await world.http.get(url + "/transitions", headers=who)).status_code == 404
         assert (await world.http.get(url + "/evidence", headers=who)).status_code == 404
+        assert (await world.http.get(evidence_url, headers=who)).status_code == 404
+        assert (await world.http.get(url + "/consultations", headers=who)).status_code == 404
+        assert (await world.http.get(url + "/responsibility-links", headers=who)).status_code == 404
         patched = await world.http.patch(
             url, json={"title": "x"}, headers={**who, "If-Match": '"v1"'}
         )
         assert patched.status_code == 404
+        moved = await world.http.post(url + "/transitions", json={"to": "confirmed"}, headers=who)
+        assert moved.status_code == 404
+        deleted = await world.http.delete(url, headers={**who, "If-Match": '"v1"'})
+        assert deleted.status_code == 404
+        village = await world.http.get(f"/api/v1/portraits/{world.t1}", headers=who)
+        assert village.status_code == 200, village.text
+        assert (village.json()["findings"], village.json()["money_involved"]) == (0, "0.00")
+        assert village.json()["by_category"] == []
+        town = await world.http.get(f"/api/v1/portraits/{world.township}", headers=who)
+        assert town.status_code == 200, town.text
+        assert town.json()["responsibility"] == []
         listed = await world.http.get(
             "/api/v1/findings", params={"target_id": world.t1}, headers=who
         )
@@ -110,14 +154,22 @@ async def test_a_member_of_group_b_cannot_read_list_or_guess_group_a(world: Worl
             "/api/v1/findings", params={"group_id": world.group_a}, headers=who
         )
         assert by_group.json()["items"] == []
-    # the leader and the office do see it
-    assert (await world.http.get(url, headers=world.as_(world.leader_a))).status_code == 200
-    assert (await world.http.get(url, headers=world.office)).status_code == 200
+    # the leader and the office do see it, unchanged, with what hangs off it
+    for who in (leader, world.office):
+        read = await world.http.get(url, headers=who)
+        assert read.status_code == 200
+        assert (read.json()["status"], read.json()["version"]) == ("draft", 1)
+        assert (await world.http.get(evidence_url, headers=who)).status_code == 200
+    village = (await world.http.get(f"/api/v1/portraits/{world.t1}", headers=leader)).json()
+    assert village["findings"] == 1
 
 
 async def test_an_expert_sees_only_findings_they_are_consulted_on(world: World) -> None:
-    consulted, other = await world.create(), await world.create()
-    expert = str(uuid.uuid4())
+    consulted = await world.create(
+        persons=[{"name": "张某", "id_number": VALID_ID}, {"name": "王某"}]
+    )
+    other = await world.create()
+    expert = world.rounds.expert(world.round_id)
     as_expert = world.as_(expert, roles=["expert"])
     url = f"/api/v1/findings/{consulted['id']}"
     assert (await world.http.get(url, headers=as_expert)).status_code == 404
@@ -135,7 +187,56 @@ async def test_an_expert_sees_only_findings_they_are_consulted_on(world: World) 
     ).status_code == 404
     listed = (await world.http.get("/api/v1/findings", headers=as_expert)).json()["items"]
     assert [f["id"] for f in listed] == [consulted["id"]]
-    assert listed[0]["persons"] == []
+    masked = [("张某", "1101**********002X"), ("王某", None)]
+    assert [(p["name"], p["id_number"]) for p in listed[0]["persons"]] == masked
+    read = (await world.http.get(url, headers=as_expert)).json()
+    assert [(p["name"], p["id_number"]) for p in read["persons"]] == masked
+    assert VALID_ID not in (await world.http.get(url, headers=as_expert)).text
+
+
+async def test_only_an_expert_of_the_finding_s_round_can_be_consulted(world: World) -> None:
+    created = await world.create()
+    url = f"/api/v1/findings/{created['id']}"
+    other_round, _ = world.rounds.round("3.1")
+    elsewhere = world.rounds.expert(other_round)  # an expert, but of another round
+    # a municipal group's member of this very round is no expert either
+    municipal = str(uuid.uuid4())
+    world.rounds.join(municipal, str(uuid.uuid4()), world.round_id, "member")
+    for who in (world.as_(world.leader_a), world.office):
+        for user in (world.member_b, elsewhere, municipal, str(uuid.uuid4())):
+            resp = await world.http.post(
+                url + "/consultations", json={"expert_id": user}, headers=who
+            )
+            assert resp.status_code == 422, resp.text
+            assert resp.headers["content-type"] == "application/problem+json"
+            [error] = resp.json()["errors"]
+            assert (error["field"], error["code"]) == ("expert_id", "not_an_expert_of_the_round")
+    for user in (world.member_b, elsewhere, municipal):
+        assert (await world.http.get(url, headers=world.as_(user))).status_code == 404
+    listed = await world.http.get(url + "/consultations", headers=world.as_(world.leader_a))
+    assert listed.json() == []
+    # one of the round's experts can be
+    expert = world.rounds.expert(world.round_id)
+    added = await world.http.post(
+        url + "/consultations", json={"expert_id": expert}, headers=world.as_(world.leader_a)
+    )
+    assert added.status_code == 201, added.text
+    assert (await world.http.get(url, headers=world.as_(expert))).status_code == 200
+
+
+async def test_adding_the_same_expert_ten_times_at_once_adds_one(world: World) -> None:
+    created = await world.create()
+    url = f"/api/v1/findings/{created['id']}/consultations"
+    expert = world.rounds.expert(world.round_id)
+    leader = world.as_(world.leader_a)
+    answers = await asyncio.gather(
+        *(world.http.post(url, json={"expert_id": expert}, headers=leader) for _ in range(10))
+    )
+    assert [r.status_code for r in answers] == [201] * 10, [r.text for r in answers]
+    assert len({r.json()["created_at"] for r in answers}) == 1
+    assert {r.json()["expert_id"] for r in answers} == {expert}
+    listed = (await world.http.get(url, headers=leader)).json()
+    assert [c["expert_id"] for c in listed] == [expert]
 
 
 async def test_patch_and_delete_need_if_match_and_a_stale_one_loses_nothing(world: World) -> None:
@@ -318,14 +419,31 @@ async def test_recurrence_is_flagged_on_confirm(world: World) -> None:
         json={"to": "confirmed"},
         headers=world.office,
     )
-    assert moved.json()["recurrence_of"] is None
+    assert (moved.json()["recurrent"], moved.json()["recurrence_of"]) == (False, None)
     again = await world.create()
     confirmed = await world.http.post(
         f"/api/v1/findings/{again['id']}/transitions",
         json={"to": "confirmed"},
         headers=world.as_(world.leader_a),
     )
-    assert confirmed.json()["recurrence_of"] == first["id"]
+    # group A cannot see group 0's finding: it learns of the recurrence, not of the finding
+    assert (confirmed.json()["recurrent"], confirmed.json()["recurrence_of"]) == (True, None)
+    url = f"/api/v1/findings/{again['id']}"
+    for who in (world.as_(world.leader_a), world.as_(world.member_a)):
+        read = (await world.http.get(url, headers=who)).json()
+        assert (read["recurrent"], read["recurrence_of"]) == (True, None)
+        [listed] = (
+            await world.http.get("/api/v1/findings", params={"status": "confirmed"}, headers=who)
+        ).json()["items"]
+        assert (listed["recurrent"], listed["recurrence_of"]) == (True, None)
+    # who can see both is told which it repeats
+    read = (await world.http.get(url, headers=world.office)).json()
+    assert (read["recurrent"], read["recurrence_of"]) == (True, first["id"])
+    member0 = str(uuid.uuid4())
+    world.rounds.join(member0, group0, earlier_round, "member")
+    world.rounds.join(member0, world.group_a, world.round_id, "member")
+    read = (await world.http.get(url, headers=world.as_(member0))).json()
+    assert (read["recurrent"], read["recurrence_of"]) == (True, first["id"])
     # a different category at the same target is no recurrence
     other = await world.create(category_id=world.categories[1])
     confirmed = await world.http.post(
@@ -333,4 +451,4 @@ async def test_recurrence_is_flagged_on_confirm(world: World) -> None:
         json={"to": "confirmed"},
         headers=world.as_(world.leader_a),
     )
-    assert confirmed.json()["recurrence_of"] is None
+    assert (confirmed.json()["recurrent"], confirmed.json()["recurrence_of"]) == (False, None)

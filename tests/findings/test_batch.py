@@ -83,3 +83,43 @@ async def test_five_hundred_items_in_set_based_statements(world: World) -> None:
     )
     assert too_many.status_code == 422
     assert too_many.json()["errors"][0]["field"] == "items"
+
+
+async def test_a_snapshot_too_long_for_its_column_spoils_only_its_item(world: World) -> None:
+    """What rounds answers is not checked by its schema here: a target name over 200 characters
+    is cut to fit (it is a display copy); a category code over 20 cannot be cut without
+    changing what it identifies (recurrences match on it), so that item is rejected."""
+    member = world.as_(world.member_a)
+    long_name = "很长的村名" * 50  # 250 characters
+    village = world.rounds.target(long_name, world.township)
+    asg_long = world.rounds.assign(world.round_id, world.group_a, village)
+    long_code, long_name_cat = str(uuid.uuid4()), str(uuid.uuid4())
+    world.rounds.categories[world.round_id] += [
+        {"id": long_code, "code": "9" * 30, "name": "类别"},
+        {"id": long_name_cat, "code": "3.9", "name": "类" * 300},
+    ]
+    items = [
+        {**world.finding(title="好"), "idempotency_key": f"s-{uuid.uuid4()}"},
+        {**world.finding(assignment_id=asg_long), "idempotency_key": f"s-{uuid.uuid4()}"},
+        {**world.finding(category_id=long_code), "idempotency_key": f"s-{uuid.uuid4()}"},
+        {**world.finding(category_id=long_name_cat), "idempotency_key": f"s-{uuid.uuid4()}"},
+    ]
+    resp = await world.http.post("/api/v1/findings/batch", json={"items": items}, headers=member)
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert [r["outcome"] for r in results] == ["created", "created", "rejected", "created"]
+    assert results[1]["finding"]["target_name"] == long_name[:200]
+    assert results[3]["finding"]["category_name"] == "类" * 200
+    assert results[2]["status"] == 422
+    assert results[2]["errors"][0]["field"] == "category_id"
+    # the single-finding endpoint behaves the same
+    one = await world.http.post(
+        "/api/v1/findings", json=world.finding(assignment_id=asg_long), headers=member
+    )
+    assert one.status_code == 201, one.text
+    assert one.json()["target_name"] == long_name[:200]
+    bad = await world.http.post(
+        "/api/v1/findings", json=world.finding(category_id=long_code), headers=member
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "category_id"

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.findings.evidence.storage import EvidenceTampered
 from tests.findings.conftest import MAX_EVIDENCE, World
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
@@ -13,6 +21,32 @@ PDF = b"%PDF-1.7\n" + b"0" * 9000
 
 def stored_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+class CommitFailed(RuntimeError):
+    pass
+
+
+@contextmanager
+def commits_fail(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every commit inside fails before reaching the database (as a serialization failure or a
+    lost connection at COMMIT would): the request's transaction is rolled back."""
+
+    async def fail(self: AsyncSession) -> None:
+        raise CommitFailed("the commit failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(AsyncSession, "commit", fail)
+        yield
+
+
+async def failed(request: Any) -> None:
+    """The request whose commit fails: answered 500 (or, in-process, the error propagates)."""
+    try:
+        resp = await request
+    except CommitFailed:
+        return
+    assert resp.status_code == 500, resp.text
 
 
 async def test_upload_list_download_delete(world: World) -> None:
@@ -152,6 +186,138 @@ async def test_a_tampered_file_is_withheld(world: World) -> None:
     resp = await world.http.get(f"{url}/{ev['id']}", headers=member)
     assert resp.status_code == 500
     assert resp.json()["type"] == "/problems/evidence-corrupted"
+    assert b"%PDF" not in resp.content
+    # a file gone from the disk is withheld the same way
+    path.unlink()
+    resp = await world.http.get(f"{url}/{ev['id']}", headers=member)
+    assert resp.status_code == 500
+    assert resp.json()["type"] == "/problems/evidence-corrupted"
+
+
+async def test_a_large_file_is_streamed_once_and_cut_off_if_tampered(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Larger than one read: streamed while hashed, the last chunk held back until the hash is
+    known; a mismatch aborts the response instead of completing it."""
+    finding = await world.create()
+    url = f"/api/v1/findings/{finding['id']}/evidence"
+    member = world.as_(world.member_a)
+    body = b"%PDF-1.4\n" + bytes(range(256)) * ((MAX_EVIDENCE - 4096) // 256)
+    ev = (await world.http.post(url, files={"file": ("big.pdf", body)}, headers=member)).json()
+    got = await world.http.get(f"{url}/{ev['id']}", headers=member)
+    assert got.status_code == 200
+    assert got.content == body
+    assert got.headers["content-length"] == str(len(body))
+    assert got.headers["x-content-sha256"] == hashlib.sha256(body).hexdigest()
+    assert 'filename="big.pdf"' in got.headers["content-disposition"]
+
+    [path] = stored_files(world.evidence_dir)
+    tampered = body[:-1] + b"!"
+    path.write_bytes(tampered)
+    caplog.set_level(logging.ERROR)
+    received: list[bytes] = []
+
+    async def download() -> None:
+        async with world.http.stream("GET", f"{url}/{ev['id']}", headers=member) as resp:
+            assert resp.status_code == 200  # sent before the end of the file is read
+            async for chunk in resp.aiter_raw():
+                received.append(chunk)
+
+    # In-process the app's error reaches the client; a server drops the connection instead.
+    with pytest.raises(EvidenceTampered):
+        await download()
+    assert len(b"".join(received)) < len(body)
+    assert any(
+        ev["id"] in r.getMessage() and "cut off" in r.getMessage() for r in caplog.records
+    ), caplog.text
+
+
+async def test_malformed_multipart_is_400_on_the_file_and_stores_nothing(world: World) -> None:
+    finding = await world.create()
+    url = f"/api/v1/findings/{finding['id']}/evidence"
+    member = world.as_(world.member_a)
+    for content in (
+        b"garbage without any boundary",
+        b"--b0\r\nContent Disposition: form-data\r\n\r\n%PDF-1.4\r\n--b0--\r\n",
+        b"--b0X\r\n",
+        b'--b0\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n%PDF-1.4'
+        + b"x" * 5000
+        + b"\r\n--b0Z",
+    ):
+        resp = await world.http.post(
+            url,
+            content=content,
+            headers={**member, "Content-Type": "multipart/form-data; boundary=b0"},
+        )
+        assert resp.status_code == 400, (content[:40], resp.text)
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in resp.json()["errors"]] == ["file"]
+    assert stored_files(world.evidence_dir) == []
+    assert (await world.http.get(url, headers=member)).json() == []
+
+
+async def test_deleting_a_draft_removes_its_files(world: World) -> None:
+    member = world.as_(world.member_a)
+    draft, kept = await world.create(), await world.create()
+    for f, name in ((draft, "a.pdf"), (draft, "b.png"), (kept, "c.pdf")):
+        resp = await world.http.post(
+            f"/api/v1/findings/{f['id']}/evidence",
+            files={"file": (name, PDF if name.endswith("pdf") else PNG)},
+            headers=member,
+        )
+        assert resp.status_code == 201, resp.text
+    [kept_ev] = (
+        await world.http.get(f"/api/v1/findings/{kept['id']}/evidence", headers=member)
+    ).json()
+    assert len(stored_files(world.evidence_dir)) == 3
+    gone = await world.http.delete(
+        f"/api/v1/findings/{draft['id']}", headers={**member, "If-Match": '"v1"'}
+    )
+    assert gone.status_code == 204
+    [left] = stored_files(world.evidence_dir)
+    assert left.name == kept_ev["id"].replace("-", "")
+    assert left.read_bytes() == PDF
+
+
+async def test_files_are_removed_only_once_the_removal_commits(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = world.as_(world.member_a)
+    finding = await world.create()
+    url = f"/api/v1/findings/{finding['id']}"
+    ev = (
+        await world.http.post(url + "/evidence", files={"file": ("a.pdf", PDF)}, headers=member)
+    ).json()
+    [path] = stored_files(world.evidence_dir)
+
+    with commits_fail(monkeypatch):
+        await failed(world.http.delete(f"{url}/evidence/{ev['id']}", headers=member))
+    assert path.read_bytes() == PDF  # the row is still there, so is its file
+    got = await world.http.get(f"{url}/evidence/{ev['id']}", headers=member)
+    assert (got.status_code, got.content) == (200, PDF)
+
+    with commits_fail(monkeypatch):
+        await failed(world.http.delete(url, headers={**member, "If-Match": '"v1"'}))
+    assert path.read_bytes() == PDF
+    assert (await world.http.get(url, headers=member)).status_code == 200
+
+    gone = await world.http.delete(f"{url}/evidence/{ev['id']}", headers=member)
+    assert gone.status_code == 204
+    assert stored_files(world.evidence_dir) == []
+
+
+async def test_an_upload_whose_commit_fails_leaves_no_file(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = world.as_(world.member_a)
+    finding = await world.create()
+    url = f"/api/v1/findings/{finding['id']}/evidence"
+    with commits_fail(monkeypatch):
+        await failed(world.http.post(url, files={"file": ("a.pdf", PDF)}, headers=member))
+        keyed = {**member, "Idempotency-Key": f"up-{finding['id']}"}
+        await failed(world.http.post(url, files={"file": ("b.pdf", PDF)}, headers=keyed))
+    assert stored_files(world.evidence_dir) == []
+    assert (await world.http.get(url, headers=member)).json() == []
 
 
 async def test_evidence_of_a_confirmed_finding_stays(world: World) -> None:

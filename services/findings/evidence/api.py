@@ -1,13 +1,25 @@
 """Evidence files of a finding (证据): upload streamed to storage, list, download checked
-against the SHA-256 recorded at upload, delete while the finding is a draft."""
+against the SHA-256 recorded at upload, delete while the finding is a draft. How files follow
+the transaction (removed only once a delete commits, an upload removed if it does not commit):
+see `storage`.
+
+A download is read from disk once, in chunks, hashed while it is sent, with the last chunk held
+back until the hash is known (chosen over verifying into a temporary copy: no second write of
+a file of up to hundreds of MB, and no gap between checking and sending). A file that fits in
+one chunk (1 MiB) and fails the check is answered 500 evidence-corrupted before anything is
+sent; a larger one that fails is cut off (logged, the connection closed, the body short of its
+Content-Length), so a client never receives a complete tampered file.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
-from typing import Annotated
+from collections.abc import AsyncIterator
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from services.common.errors import (
     BadRequest,
@@ -25,22 +37,14 @@ from services.findings.errors import (
     FindingNotFound,
 )
 from services.findings.evidence.repository import EvidenceRepository
-from services.findings.evidence.storage import EvidenceStore
+from services.findings.evidence.storage import EvidenceStore, EvidenceTampered, Store
 from services.findings.models import Evidence
 from services.findings.schemas import EvidenceRead
 from services.findings.service import FindingService
-from services.findings.settings import FindingsSettings
 
 evidence = APIRouter(prefix="/api/v1/findings/{finding_id}/evidence", tags=["evidence"])
 ACCEPTS_UPLOADS = (FindingStatus.draft.value, FindingStatus.confirmed.value)
-
-
-def evidence_store(request: Request) -> EvidenceStore:
-    settings: FindingsSettings = request.app.state.settings
-    return EvidenceStore(settings.evidence_dir, settings.evidence_max_bytes)
-
-
-Store = Annotated[EvidenceStore, Depends(evidence_store)]
+log = logging.getLogger(__name__)
 
 
 @evidence.post(
@@ -85,6 +89,7 @@ async def upload_evidence(
         request.stream(),
         evidence_id,
     )
+    store.remove_unless_committed(service.session, EvidenceStore.key_for(evidence_id))
     row = Evidence(
         id=evidence_id,
         finding_id=finding.id,
@@ -95,11 +100,7 @@ async def upload_evidence(
         storage_key=EvidenceStore.key_for(evidence_id),
         uploaded_by=service.scope.subject,
     )
-    try:
-        await EvidenceRepository(service.session).add(row)
-    except BaseException:
-        await store.remove(row.storage_key)
-        raise
+    await EvidenceRepository(service.session).add(row)
     response.headers["Location"] = f"/api/v1/findings/{finding_id}/evidence/{evidence_id}"
     return EvidenceRead.model_validate(row)
 
@@ -126,9 +127,11 @@ async def _one(service: FindingService, finding_id: uuid.UUID, evidence_id: uuid
 @evidence.get(
     "/{evidence_id}",
     summary="下载证据 Download an evidence file",
-    description="The bytes are hashed before they are sent; a file that no longer matches its "
-    "recorded SHA-256 is withheld (500 evidence-corrupted) rather than served as evidence.",
-    response_class=FileResponse,
+    description="The bytes are hashed as they are sent, against the SHA-256 recorded at upload "
+    "(also sent, as `X-Content-SHA256`). A file that no longer matches is withheld: 500 "
+    "evidence-corrupted when it is found before anything is sent (files up to 1 MiB), else the "
+    "response is cut off short of its Content-Length, never completed.",
+    response_class=StreamingResponse,
     responses={
         200: {"content": {t: {} for t in ("application/octet-stream",)}},
         **problem_responses(FindingNotFound, EvidenceNotFound, EvidenceCorrupted),
@@ -136,16 +139,47 @@ async def _one(service: FindingService, finding_id: uuid.UUID, evidence_id: uuid
 )
 async def download_evidence(
     finding_id: uuid.UUID, evidence_id: uuid.UUID, service: Service, store: Store
-) -> FileResponse:
+) -> StreamingResponse:
     row = await _one(service, finding_id, evidence_id)
-    if not await store.verify(row.storage_key, row.sha256):
-        raise EvidenceCorrupted(f"evidence {evidence_id} does not match its recorded SHA-256")
-    return FileResponse(
-        store.path_of(row.storage_key),
+    chunks = store.read_checked(row.storage_key, row.sha256, row.size)
+    try:
+        first = await anext(chunks)
+    except EvidenceTampered as exc:
+        log.error("evidence %s withheld: %s", evidence_id, exc)
+        raise EvidenceCorrupted(
+            f"evidence {evidence_id} does not match its recorded SHA-256"
+        ) from None
+    return StreamingResponse(
+        _checked(evidence_id, first, chunks),
         media_type=row.content_type,
-        filename=row.filename,
-        headers={"X-Content-SHA256": row.sha256},
+        headers={
+            "Content-Length": str(row.size),
+            "Content-Disposition": _attachment(row.filename),
+            "X-Content-SHA256": row.sha256,
+        },
     )
+
+
+async def _checked(
+    evidence_id: uuid.UUID, first: bytes, rest: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
+    yield first
+    try:
+        async for chunk in rest:
+            yield chunk
+    except EvidenceTampered as exc:
+        # The status line is sent: all that is left is not to finish the body. Raising here
+        # makes the server drop the connection short of Content-Length.
+        log.error("evidence %s cut off while being sent: %s", evidence_id, exc)
+        raise
+
+
+def _attachment(filename: str) -> str:
+    """Content-Disposition as Starlette's FileResponse writes it (RFC 6266 / 5987)."""
+    quoted = quote(filename)
+    if quoted != filename:
+        return f"attachment; filename*=utf-8''{quoted}"
+    return f'attachment; filename="{filename}"'
 
 
 @evidence.delete(
@@ -165,7 +199,7 @@ async def delete_evidence(
     row = await _one(service, finding_id, evidence_id)
     await service.session.delete(row)
     await service.session.flush()
-    await store.remove(row.storage_key)
+    store.remove_once_committed(service.session, [row.storage_key])
 
 
 routers = [evidence]

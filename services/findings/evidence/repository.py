@@ -23,6 +23,13 @@ class EvidenceRepository(Repository[Evidence]):
             )
         ).all()
 
+    async def storage_keys(self, finding_id: uuid.UUID) -> list[str]:
+        return list(
+            await self.session.scalars(
+                select(Evidence.storage_key).where(Evidence.finding_id == finding_id)
+            )
+        )
+
     async def one(self, finding_id: uuid.UUID, evidence_id: uuid.UUID) -> Evidence | None:
         return (
             await self.session.scalars(

@@ -1,22 +1,51 @@
 """Evidence files: a multipart upload streamed to disk chunk by chunk (never held whole in
 memory), hashed (SHA-256) and sized while it streams, its type told by its first bytes, not its
-name. Over the size limit or of an unknown type, the partial file is removed and nothing stays."""
+name. Over the size limit, of an unknown type or not well-formed multipart, the partial file is
+removed and nothing stays.
+
+Files and rows commit separately, so the disk follows the database's outcome:
+
+- An upload is written under `tmp/<id>.part`, then moved into place before its row is added,
+  and marked "remove unless committed": if the request's transaction rolls back (the handler
+  fails, the commit fails, the idempotency middleware discards the response) the file is
+  removed when the transaction ends. (Chosen over "keep a temp name and sweep": no sweeper to
+  run, and the file is in place before the row naming it can commit.)
+- A file whose row is deleted (one evidence item, or every item of a deleted draft finding) is
+  marked "remove once committed": it is removed only after the transaction commits, so a failed
+  or rolled-back delete still has its file.
+
+Both hang off the SQLAlchemy session's end-of-transaction events, so they follow whoever commits
+(the request boundary or the idempotency middleware). A crash between the commit and the removal
+leaves an orphan file (never a row without its file); so does a crash in the middle of an upload
+(a `tmp/*.part`).
+
+A download is read once, in chunks, hashed as it is sent (`read_checked`).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Annotated, Any, BinaryIO, cast
 
 import anyio
+from fastapi import Depends, Request
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from services.common.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from services.findings.enums import EvidenceType
+from services.findings.settings import FindingsSettings
+
+log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 4096
 CHUNK = 1024 * 1024
@@ -109,12 +138,13 @@ class EvidenceStore:
                 received += len(chunk)
                 if received > self.max_bytes + MULTIPART_OVERHEAD:
                     raise PayloadTooLarge(f"evidence files are limited to {self.max_bytes} bytes")
-                parser.write(chunk)
+                _parse(parser.write, chunk, field_name)
                 await self._drain(state, digest, out)
-            parser.finalize()
+            _parse(parser.finalize, None, field_name)
             await self._drain(state, digest, out, final=True)
             if not state.done:
-                raise BadRequest(f"no file in the multipart field `{field_name}`")
+                message = f"no file in the multipart field `{field_name}`"
+                raise BadRequest(message, errors=[_file_error(field_name, message, "missing")])
             if state.kind is None:  # an empty file
                 raise UnsupportedMediaType(_unsupported())
             await anyio.to_thread.run_sync(out.close)
@@ -150,11 +180,107 @@ class EvidenceStore:
             digest.update(data)
             await anyio.to_thread.run_sync(out.write, data)
 
-    async def verify(self, key: str, expected: str) -> bool:
-        return await anyio.to_thread.run_sync(_hash_file, self.path_of(key)) == expected
+    async def read_checked(self, key: str, sha256: str, size: int) -> AsyncIterator[bytes]:
+        """The file in chunks, read once and hashed as it goes. The last chunk read is held back
+        until the whole file has hashed; if it does not match (or the file is gone or not of the
+        recorded size) `EvidenceTampered` is raised instead. So the complete file is never given
+        out unchecked: a file read in one chunk fails before its first byte is handed over; a
+        larger one is cut short."""
+        try:
+            f = await anyio.open_file(self.path_of(key), "rb")
+        except FileNotFoundError:
+            raise EvidenceTampered(f"{key}: the file is missing") from None
+        async with f:
+            digest, total, held = hashlib.sha256(), 0, b""
+            while chunk := await f.read(CHUNK):
+                total += len(chunk)
+                if total > size:
+                    raise EvidenceTampered(f"{key}: longer than the {size} bytes recorded")
+                digest.update(chunk)
+                if held:
+                    yield held
+                held = chunk
+            if total != size or digest.hexdigest() != sha256:
+                raise EvidenceTampered(f"{key}: does not match its recorded SHA-256")
+            if held:
+                yield held
 
-    async def remove(self, key: str) -> None:
-        await anyio.to_thread.run_sync(lambda: self.path_of(key).unlink(missing_ok=True))
+    def remove_unless_committed(self, session: AsyncSession, key: str) -> None:
+        """The file is removed when the session's transaction ends without a commit."""
+        _FileOutcomes.of(session).on_rollback.append(self.path_of(key))
+
+    def remove_once_committed(self, session: AsyncSession, keys: Iterable[str]) -> None:
+        """The files are removed after the session's transaction commits, and only then."""
+        _FileOutcomes.of(session).on_commit.extend(self.path_of(k) for k in keys)
+
+
+class EvidenceTampered(Exception):
+    """Stored bytes no longer what was recorded at upload."""
+
+
+@dataclass
+class _FileOutcomes:
+    """Files to remove when the session's (root) transaction ends, by how it ended. Kept in the
+    session's `info`, with its two listeners installed once per session."""
+
+    on_commit: list[Path] = field(default_factory=list)
+    on_rollback: list[Path] = field(default_factory=list)
+    committed: bool = False
+
+    KEY = "findings.evidence.file_outcomes"
+
+    @classmethod
+    def of(cls, session: AsyncSession) -> _FileOutcomes:
+        sync = session.sync_session
+        found = sync.info.get(cls.KEY)
+        if found is None:
+            found = sync.info[cls.KEY] = cls()
+            event.listen(sync, "after_commit", found._after_commit)
+            event.listen(sync, "after_transaction_end", found._after_transaction_end)
+        return cast(_FileOutcomes, found)
+
+    def _after_commit(self, session: Session) -> None:
+        if not session.in_nested_transaction():  # a savepoint released is no commit
+            self.committed = True
+
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is not None:
+            return
+        doomed = self.on_commit if self.committed else self.on_rollback
+        self.on_commit, self.on_rollback, self.committed = [], [], False
+        for path in doomed:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # never turn a committed change into an error
+                log.exception("could not remove evidence file %s", path)
+
+
+def evidence_store(request: Request) -> EvidenceStore:
+    settings: FindingsSettings = request.app.state.settings
+    return EvidenceStore(settings.evidence_dir, settings.evidence_max_bytes)
+
+
+Store = Annotated[EvidenceStore, Depends(evidence_store)]
+
+
+def _file_error(field_name: str, message: str, code: str) -> dict[str, str]:
+    return {"field": field_name, "message": message, "code": code}
+
+
+def _parse(step: Callable[..., Any], chunk: bytes | None, field_name: str) -> None:
+    """A step of the multipart parser; a body that is not well-formed multipart is the client's
+    error (400 naming the field), not ours."""
+    try:
+        if chunk is None:
+            step()
+        else:
+            step(chunk)
+    except FormParserError as exc:
+        log.info("malformed multipart upload: %s", exc)
+        message = "the body is not well-formed multipart/form-data"
+        raise BadRequest(
+            message, errors=[_file_error(field_name, message, "malformed_multipart")]
+        ) from None
 
 
 def _unsupported() -> str:
@@ -211,14 +337,3 @@ def _move(tmp: Path, final: Path) -> None:
 def _discard(out: BinaryIO, tmp: Path) -> None:
     out.close()
     tmp.unlink(missing_ok=True)
-
-
-def _hash_file(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(CHUNK):
-                digest.update(chunk)
-    except FileNotFoundError:
-        return None
-    return digest.hexdigest()

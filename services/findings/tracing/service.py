@@ -23,9 +23,12 @@ from services.findings.schemas import (
     TracedFinding,
     TracedPage,
 )
-from services.findings.service import FindingService
+from services.findings.service import FindingService, column_length
 from services.findings.tracing.errors import LinkNotFound, PortraitNotFound
 from services.findings.tracing.repository import LinkRepository, PortraitRepository
+
+CENTS = Decimal("0.01")
+BODY_NAME_MAX = column_length(ResponsibilityLink.__table__, "body_name")
 
 
 class TracingService:
@@ -50,7 +53,7 @@ class TracingService:
             ResponsibilityLink(
                 finding_id=finding.id,
                 body_id=body.id,
-                body_name=body.name,
+                body_name=body.name[:BODY_NAME_MAX],  # a display copy: cut to fit
                 duty=data.duty.value,
                 note=data.note,
                 created_by=self.scope.subject,
@@ -118,7 +121,7 @@ class TracingService:
             open=(total.n - total.closed) if total else 0,
             closed=total.closed if total else 0,
             recurrences=total.recurrences if total else 0,
-            money_involved=Decimal(total.money) if total else Decimal("0.00"),
+            money_involved=Decimal(total.money if total else 0).quantize(CENTS),
             by_category=by_category,
             by_severity=by_severity,
             responsibility=[
