@@ -243,8 +243,10 @@ class RectificationItem(Versioned, Base):
         CheckConstraint("cardinality(finding_ids) > 0", name="has_findings"),
         Index("ix_rectification_items_created_at_id", "created_at", "id"),
         Index("ix_rectification_items_finding_ids", "finding_ids", postgresql_using="gin"),
+        # the daily escalation: open statuses, deadline up to a day (an index range)
         Index("ix_rectification_items_status_deadline", "status", "deadline"),
     )
+    # Owner, leader in charge and unit head each see the item: each of them is indexed.
 
     id: Mapped[uuid.UUID] = _id()
     title: Mapped[str] = mapped_column(String(300))
@@ -255,9 +257,9 @@ class RectificationItem(Versioned, Base):
     owner_name: Mapped[str] = mapped_column(String(200))
     owner_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     leader_name: Mapped[str | None] = mapped_column(String(100))
-    leader_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    leader_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     unit_head_name: Mapped[str | None] = mapped_column(String(100))
-    unit_head_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    unit_head_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     deadline: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(30), server_default=text("'open'"))
     signed_off_on: Mapped[date | None] = mapped_column(Date)

@@ -42,6 +42,8 @@ class TransitionRead(BaseModel):
     id: uuid.UUID
     from_state: str
     to_state: str
-    note: str
+    note: str | None = Field(
+        description="说明; null for a lead's transitions read in its follow-up view"
+    )
     by: str = Field(description="who made the change (user id)")
     at: datetime

@@ -32,6 +32,9 @@ class ReferralsSettings(AppSettings):
     feedback_months: int = Field(
         default=3, ge=1, le=24, description="a lead's feedback deadline, in months from transfer"
     )
+    membership_cache_seconds: float = Field(
+        default=30.0, ge=0, description="how long a user's groups (from rounds) are reused"
+    )
     escalation_ladder: list[EscalationRung] = Field(
         default_factory=lambda: list(DEFAULT_LADDER),
         min_length=1,

@@ -3,6 +3,7 @@ who sees what, and concurrency. In-process against the real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from datetime import date, datetime, timedelta
@@ -15,7 +16,8 @@ import pytest
 from ops.stack import Database
 from services.common.auth import KeySet
 from services.referrals.dates import add_months
-from tests.referrals.conftest import Auth, Upstream, make_settings, running
+from tests.conftest import MintToken
+from tests.referrals.conftest import Auth, Upstream, backdate, make_settings, running
 
 SUBJECTS = [
     {"name": "张三", "position": "村党支部书记", "rank": "village", "party_member": True},
@@ -311,11 +313,13 @@ async def test_feedback_deadline_and_overdue_at_the_boundary_day(
     while add_months(start, 3) != due_today:  # a month-end clamp: find a day that lands today
         start -= timedelta(days=1)
     lead = await new_lead(client, upstream)
+    await backdate(database, "leads", lead["id"], start - timedelta(days=1))
     await walk(client, lead["id"], "transferred", transferred_on=start.isoformat())
     on_time = await read(client, lead["id"])
     assert (on_time["feedback_due"], on_time["overdue"]) == (due_today.isoformat(), False)
     # a day earlier: due yesterday, overdue today
     late = await new_lead(client, upstream)
+    await backdate(database, "leads", late["id"], start - timedelta(days=1))
     await walk(
         client, late["id"], "transferred", transferred_on=(start - timedelta(days=1)).isoformat()
     )
@@ -344,6 +348,7 @@ async def test_feedback_deadline_and_overdue_at_the_boundary_day(
     settings = make_settings(database, feedback_months=6)
     async with running(settings, test_keys, upstream, auth("office")) as six:
         other = await new_lead(six, upstream)
+        await backdate(database, "leads", other["id"], date(2018, 8, 31))
         await walk(six, other["id"], "transferred", transferred_on="2018-08-31")
         assert (await read(six, other["id"]))["feedback_due"] == "2019-02-28"
 
@@ -396,22 +401,238 @@ async def test_receivers_see_only_leads_transferred_to_their_body(
     assert (await client.get("/api/v1/leads/receivers", headers=mine)).status_code == 403
 
 
-async def test_group_leaders_see_leads_from_their_findings_without_names(
+def leader_of(upstream: Upstream, auth: Auth, group: str, role: str = "leader") -> dict[str, str]:
+    """A user whose membership (in rounds, through the gateway) makes them `role` of `group`."""
+    uid = str(uuid.uuid4())
+    upstream.member(uid, group, role)
+    return auth("group_leader", sub=uid)
+
+
+async def add_receiver(client: httpx.AsyncClient, auth: Auth, body: str) -> dict[str, str]:
+    uid = str(uuid.uuid4())
+    resp = await client.put(
+        f"/api/v1/leads/receivers/{uid}", json={"recipient": body, "name": "室"}
+    )
+    assert resp.status_code == 201, resp.text
+    return auth("receiver", sub=uid)
+
+
+async def test_group_leaders_see_leads_from_their_groups_findings_by_membership(
+    client: httpx.AsyncClient, upstream: Upstream, auth: Auth, mint: MintToken
+) -> None:
+    group = str(uuid.uuid4())
+    lead = await new_lead(client, upstream, finding_ids=[upstream.finding(group_id=group)])
+    url = f"/api/v1/leads/{lead['id']}"
+    for role in ("leader", "deputy_leader"):
+        seen = await read(client, lead["id"], headers=leader_of(upstream, auth, group, role))
+        assert (seen["id"], seen["view"], seen["subject_names_hidden"]) == (
+            lead["id"], "follow_up", True
+        )  # fmt: skip
+    leader = leader_of(upstream, auth, group)
+    listed = (await client.get("/api/v1/leads", headers=leader)).json()["items"]
+    assert [x["id"] for x in listed] == [lead["id"]]
+    # a member or liaison of the group, the leader of another group: nothing
+    for headers in (
+        leader_of(upstream, auth, group, "member"),
+        leader_of(upstream, auth, group, "liaison"),
+        leader_of(upstream, auth, str(uuid.uuid4())),
+    ):
+        assert (await client.get(url, headers=headers)).status_code == 404
+        assert (await client.get("/api/v1/leads", headers=headers)).json()["items"] == []
+    # a token naming the group is not a membership (the gateway sends none; it is not trusted)
+    token = mint("referrals", roles=["group_leader"], sub=str(uuid.uuid4()), groups=[group])
+    assert (await client.get(url, headers={"Authorization": f"Bearer {token}"})).status_code == 404
+    # the memberships are read once per user for a while, not on every request
+    uid = str(uuid.uuid4())
+    upstream.member(uid, group)
+    asked = len([c for c in upstream.calls if c.endswith("/groups/memberships")])
+    for _ in range(3):
+        await read(client, lead["id"], headers=auth("group_leader", sub=uid))
+    assert len([c for c in upstream.calls if c.endswith("/groups/memberships")]) == asked + 1
+
+
+async def test_group_leaders_follow_a_lead_without_whom_or_what_came_of_it(
+    client: httpx.AsyncClient, upstream: Upstream, auth: Auth
+) -> None:
+    group = str(uuid.uuid4())
+    finding = upstream.finding(group_id=group, title="低保评定优亲厚友")
+    lead = await new_lead(
+        client, upstream, title="张三优亲厚友", summary="张三为其兄违规办理低保。",
+        finding_ids=[finding],
+    )  # fmt: skip
+    await walk(client, lead["id"], "case_filed")
+    subjects = (await read(client, lead["id"]))["subjects"]
+    resp = await move(
+        client, lead["id"], "concluded", note="给予张三严重警告处分", money_recovered="1200.00",
+        outcomes=[
+            {"subject_id": subjects[0]["id"], "party_sanction": "serious_warning",
+             "note": "张三严重警告"},
+            {"subject_id": subjects[1]["id"], "not_substantiated": True},
+        ],
+    )  # fmt: skip
+    assert resp.status_code == 201, resp.text
+    full = await read(client, lead["id"])
+    leader = leader_of(upstream, auth, group)
+    seen = await read(client, lead["id"], headers=leader)
+    listed = (await client.get("/api/v1/leads", headers=leader)).json()["items"]
+    assert listed == [seen]
+    withheld = (
+        "title", "summary", "subjects", "approved_by", "transfer_letter_no", "handling",
+        "case_number", "money_recovered", "created_by",
+    )  # fmt: skip
+    assert {k: seen[k] for k in withheld} == dict.fromkeys(withheld)
+    assert "张三" not in str(seen)
+    assert "serious_warning" not in str(seen)
+    shown = (
+        "id", "finding_ids", "findings", "round_id", "recipient", "status", "transferred_on",
+        "feedback_due", "case_filed_on", "concluded_on", "overdue", "version",
+    )  # fmt: skip
+    assert {k: seen[k] for k in shown} == {k: full[k] for k in shown}
+    assert (seen["view"], seen["subject_count"], seen["status"]) == ("follow_up", 2, "concluded")
+    assert [f["title"] for f in seen["findings"]] == ["低保评定优亲厚友"]
+    # nor in the history: the states and days, not the notes
+    url = f"/api/v1/leads/{lead['id']}/transitions"
+    history = (await client.get(url, headers=leader)).json()["items"]
+    assert [h["to_state"] for h in history] == ALL[1:]
+    assert {h["note"] for h in history} == {None}
+    # the office and the lead's receiver see it all
+    assert (full["view"], full["title"], full["subjects"][0]["name"]) == (
+        "full",
+        "张三优亲厚友",
+        "张三",
+    )
+    assert full["subjects"][0]["outcome_note"] == "张三严重警告"
+    receiver = await add_receiver(client, auth, "discipline_commission")
+    theirs = await read(client, lead["id"], headers=receiver)
+    assert (theirs["view"], theirs["summary"]) == ("full", "张三为其兄违规办理低保。")
+    notes = [h["note"] for h in (await client.get(url, headers=receiver)).json()["items"]]
+    assert notes[-1] == "给予张三严重警告处分"
+
+
+async def test_receiver_steps_are_the_receivers_or_the_offices_only(
     client: httpx.AsyncClient, upstream: Upstream, auth: Auth
 ) -> None:
     group = str(uuid.uuid4())
     lead = await new_lead(client, upstream, finding_ids=[upstream.finding(group_id=group)])
-    leader = auth("group_leader", groups=[group])
-    seen = await read(client, lead["id"], headers=leader)
-    assert seen["subject_names_hidden"] is True
-    assert [(s["name"], s["position"]) for s in seen["subjects"]] == [(None, None), (None, None)]
-    assert [s["rank"] for s in seen["subjects"]] == ["village", "village"]
-    for headers in (
-        auth("group_leader", groups=[str(uuid.uuid4())]),
-        auth("group_member", groups=[group]),
-    ):
-        assert (await client.get(f"/api/v1/leads/{lead['id']}", headers=headers)).status_code == 404
+    leader = leader_of(upstream, auth, group)
+    wrong_body = await add_receiver(client, auth, "organisation_department")
+    mine = await add_receiver(client, auth, "discipline_commission")
+    # the office's steps: not the group leader's, and the receiver does not see a draft
     assert (await move(client, lead["id"], "approved", headers=leader)).status_code == 403
+    assert (await move(client, lead["id"], "approved", headers=mine)).status_code == 404
+    await walk(client, lead["id"], "transferred")
+    subjects = (await read(client, lead["id"]))["subjects"]
+    outcomes = [{"subject_id": s["id"], "not_substantiated": True} for s in subjects]
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("received", {}),
+        ("handling", {"handling": "preliminary_verification"}),
+        ("case_filed", {"case_number": uuid.uuid4().hex[:10]}),
+        ("concluded", {"outcomes": outcomes}),
+    ]
+    for to, body in steps:
+        before = await read(client, lead["id"])
+        # a group leader who sees the lead may not record a step of the recipient body
+        resp = await move(client, lead["id"], to, headers=leader, **body)
+        assert resp.status_code == 403, (to, resp.text)
+        # a receiver of another body does not see it at all
+        resp = await move(client, lead["id"], to, headers=wrong_body, **body)
+        assert resp.status_code == 404, (to, resp.text)
+        assert await read(client, lead["id"]) == before
+        # the lead's receiver takes it
+        resp = await move(client, lead["id"], to, headers=mine, **body)
+        assert resp.status_code == 201, (to, resp.text)
+    assert (await read(client, lead["id"]))["status"] == "concluded"
+    # the office records a paper feedback for the receiver
+    other = await new_lead(client, upstream)
+    await walk(client, other["id"], "received")
+    assert (await read(client, other["id"]))["status"] == "received"
+
+
+async def test_lead_dates_stay_between_registration_and_today(
+    client: httpx.AsyncClient, upstream: Upstream, database: Database
+) -> None:
+    lead = await new_lead(client, upstream)
+    registered = today() - timedelta(days=10)
+    await backdate(database, "leads", lead["id"], registered)
+    await walk(client, lead["id"], "approved")
+    for day in (registered - timedelta(days=1), today() + timedelta(days=1), date(1800, 1, 1)):
+        resp = await move(
+            client, lead["id"], "transferred", transfer_letter_no=letter(),
+            transferred_on=day.isoformat(),
+        )  # fmt: skip
+        assert resp.status_code == 422, (day, resp.text)
+        assert resp.json()["errors"][0]["field"] == "transferred_on"
+    resp = await move(
+        client, lead["id"], "transferred", transfer_letter_no=letter(),
+        transferred_on=registered.isoformat(),
+    )  # fmt: skip
+    assert resp.status_code == 201, resp.text
+    url = f"/api/v1/leads/{lead['id']}"
+    for day in (date(1800, 1, 1), registered - timedelta(days=1)):
+        etag = (await client.get(url)).headers["ETag"]
+        resp = await client.patch(
+            url, json={"feedback_due": day.isoformat()}, headers={"If-Match": etag}
+        )
+        assert resp.status_code == 422, (day, resp.text)
+        assert resp.json()["errors"][0]["field"] == "feedback_due"
+    etag = (await client.get(url)).headers["ETag"]
+    resp = await client.patch(
+        url, json={"feedback_due": registered.isoformat()}, headers={"If-Match": etag}
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["feedback_due"] == registered.isoformat()
+
+
+async def test_delta_sync_includes_a_lead_changed_at_that_very_instant(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    lead = await new_lead(client, upstream)
+    resp = await client.get(
+        "/api/v1/leads", params={"updated_since": lead["updated_at"], "limit": 200}
+    )
+    assert lead["id"] in {x["id"] for x in resp.json()["items"]}
+
+
+async def test_concurrent_moves_of_a_lead_one_wins_the_other_is_409(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    lead = await new_lead(client, upstream)
+    first, second = await asyncio.gather(
+        move(client, lead["id"], "approved"), move(client, lead["id"], "approved")
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409]
+    loser = first if first.status_code == 409 else second
+    assert loser.json()["type"] == "/problems/illegal-lead-transition"
+    assert loser.json()["current"] == "approved"
+    a, b = await asyncio.gather(
+        move(client, lead["id"], "transferred", transfer_letter_no=letter()),
+        move(client, lead["id"], "transferred", transfer_letter_no=letter()),
+    )
+    assert sorted([a.status_code, b.status_code]) == [201, 409]
+    won = a if a.status_code == 201 else b
+    history = (await client.get(f"/api/v1/leads/{lead['id']}/transitions")).json()["items"]
+    assert [h["to_state"] for h in history] == ["approved", "transferred"]
+    assert history[-1]["id"] == won.json()["id"]
+
+
+async def test_concurrent_transfers_with_one_letter_number_one_wins(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    one, two = await new_lead(client, upstream), await new_lead(client, upstream)
+    for lead in (one, two):
+        await walk(client, lead["id"], "approved")
+    number = letter()
+    a, b = await asyncio.gather(
+        move(client, one["id"], "transferred", transfer_letter_no=number),
+        move(client, two["id"], "transferred", transfer_letter_no=number),
+    )
+    assert sorted([a.status_code, b.status_code]) == [201, 409], (a.text, b.text)
+    loser = a if a.status_code == 409 else b
+    assert loser.json()["type"] == "/problems/letter-number-taken"
+    states = sorted([(await read(client, x["id"]))["status"] for x in (one, two)])
+    assert states == ["approved", "transferred"]
+    numbers = [(await read(client, x["id"]))["transfer_letter_no"] for x in (one, two)]
+    assert sorted(numbers, key=lambda n: n is None) == [number, None]
 
 
 async def test_changes_need_the_current_etag(client: httpx.AsyncClient, upstream: Upstream) -> None:

@@ -1,6 +1,6 @@
 """Rectification items (整改事项): progress, completion request, sign-off (销号) or send-back,
 reopening at a follow-up (回头看), who sees them, and the escalation ladder with a clock the test
-controls (`on`)."""
+controls (`Clock`, the service's "today")."""
 
 from __future__ import annotations
 
@@ -10,10 +10,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy.dialects import postgresql
 
 from ops.stack import Database
 from services.common.auth import KeySet
-from tests.referrals.conftest import Auth, Upstream, make_settings, running
+from services.referrals.rectifications.repository import NoticeRepository
+from services.referrals.settings import DEFAULT_LADDER
+from tests.referrals.conftest import (
+    Auth,
+    Clock,
+    Upstream,
+    backdate,
+    make_settings,
+    running,
+    sql,
+)
 
 ALL = ["open", "completion_requested", "sent_back", "signed_off", "reopened"]
 NEXT = {
@@ -227,12 +238,17 @@ async def test_overdue_is_the_day_after_the_deadline(
 
 
 async def escalate(
-    client: httpx.AsyncClient, on: date, ids: set[str], headers: dict[str, str] | None = None
+    client: httpx.AsyncClient,
+    clock: Clock,
+    on: date,
+    ids: set[str],
+    headers: dict[str, str] | None = None,
 ) -> list[tuple[str, str, int]]:
-    resp = await client.post(
-        "/api/v1/notices/escalations", json={"on": on.isoformat()}, headers=headers
-    )
+    """The day's run as the scheduler makes it: the clock set to `on`, no day given."""
+    clock.day = on
+    resp = await client.post("/api/v1/notices/escalations", json={}, headers=headers)
     assert resp.status_code == 200, resp.text
+    assert resp.json()["on"] == on.isoformat()
     return [
         (n["item_id"], n["recipient"], n["days_before"])
         for n in resp.json()["created"]
@@ -241,22 +257,24 @@ async def escalate(
 
 
 async def test_escalation_ladder_each_rung_once(
-    client: httpx.AsyncClient, upstream: Upstream, auth: Auth
+    client: httpx.AsyncClient, upstream: Upstream, auth: Auth, clock: Clock
 ) -> None:
     deadline = today() + timedelta(days=3000 + uuid.uuid4().int % 1000)
     item = await new_item(client, upstream, deadline=deadline.isoformat())
     ids = {item["id"]}
     i = item["id"]
-    assert await escalate(client, deadline - timedelta(days=21), ids) == []
-    assert await escalate(client, deadline - timedelta(days=20), ids) == [(i, "owner", 20)]
-    assert await escalate(client, deadline - timedelta(days=20), ids) == []  # same day again
-    assert await escalate(client, deadline - timedelta(days=11), ids) == []
-    assert await escalate(client, deadline - timedelta(days=10), ids) == [
+    assert await escalate(client, clock, deadline - timedelta(days=21), ids) == []
+    assert await escalate(client, clock, deadline - timedelta(days=20), ids) == [(i, "owner", 20)]
+    assert await escalate(client, clock, deadline - timedelta(days=20), ids) == []  # same day again
+    assert await escalate(client, clock, deadline - timedelta(days=11), ids) == []
+    assert await escalate(client, clock, deadline - timedelta(days=10), ids) == [
         (i, "leader_in_charge", 10)
     ]
-    assert await escalate(client, deadline, ids) == []
-    assert await escalate(client, deadline + timedelta(days=1), ids) == [(i, "unit_head", -1)]
-    assert await escalate(client, deadline + timedelta(days=30), ids) == []
+    assert await escalate(client, clock, deadline, ids) == []
+    assert await escalate(client, clock, deadline + timedelta(days=1), ids) == [
+        (i, "unit_head", -1)
+    ]
+    assert await escalate(client, clock, deadline + timedelta(days=30), ids) == []
     listed = (await client.get("/api/v1/notices", params={"item_id": i})).json()["items"]
     assert [(n["recipient"], n["recipient_name"], n["issued_on"]) for n in listed] == [
         ("owner", "赤马港办事处", (deadline - timedelta(days=20)).isoformat()),
@@ -285,7 +303,7 @@ async def test_escalation_ladder_each_rung_once(
 
 
 async def test_escalation_late_handover_sign_off_and_reopening(
-    client: httpx.AsyncClient, upstream: Upstream
+    client: httpx.AsyncClient, upstream: Upstream, clock: Clock
 ) -> None:
     deadline = today() + timedelta(days=5000 + uuid.uuid4().int % 1000)
     late = await new_item(client, upstream, deadline=deadline.isoformat())
@@ -294,11 +312,11 @@ async def test_escalation_late_handover_sign_off_and_reopening(
     ids = {late["id"], done["id"]}
     # handed over five days before the deadline: both rungs reached at once; waiting for
     # sign-off is not chased
-    assert sorted(await escalate(client, deadline - timedelta(days=5), ids)) == sorted(
+    assert sorted(await escalate(client, clock, deadline - timedelta(days=5), ids)) == sorted(
         [(late["id"], "owner", 20), (late["id"], "leader_in_charge", 10)]
     )
     await move(client, done["id"], "signed_off")
-    assert await escalate(client, deadline + timedelta(days=2), ids) == [
+    assert await escalate(client, clock, deadline + timedelta(days=2), ids) == [
         (late["id"], "unit_head", -1)
     ]
     # reopened with a new deadline: the ladder starts again for it
@@ -307,21 +325,115 @@ async def test_escalation_late_handover_sign_off_and_reopening(
         client, done["id"], "reopened", note="回头看", deadline=new_deadline.isoformat()
     )
     assert resp.status_code == 201
-    assert await escalate(client, new_deadline - timedelta(days=20), ids) == [
+    assert await escalate(client, clock, new_deadline - timedelta(days=20), ids) == [
         (done["id"], "owner", 20)
     ]
 
 
 async def test_the_ladder_is_configurable(
-    database: Database, test_keys: KeySet, upstream: Upstream, auth: Auth
+    database: Database, test_keys: KeySet, upstream: Upstream, auth: Auth, clock: Clock
 ) -> None:
     ladder = [{"days_before": 3, "notify": "unit_head"}]
     settings = make_settings(database, escalation_ladder=ladder)
-    async with running(settings, test_keys, upstream, auth("office")) as c:
+    async with running(settings, test_keys, upstream, auth("office"), clock) as c:
         deadline = today() + timedelta(days=7000 + uuid.uuid4().int % 1000)
         item = await new_item(c, upstream, deadline=deadline.isoformat())
         ids = {item["id"]}
-        assert await escalate(c, deadline - timedelta(days=20), ids) == []
-        assert await escalate(c, deadline - timedelta(days=3), ids) == [
+        assert await escalate(c, clock, deadline - timedelta(days=20), ids) == []
+        assert await escalate(c, clock, deadline - timedelta(days=3), ids) == [
             (item["id"], "unit_head", 3)
         ]
+
+
+async def test_no_escalation_run_for_a_day_to_come(
+    client: httpx.AsyncClient, upstream: Upstream, clock: Clock
+) -> None:
+    """A run for a later day would spend rungs before they are due: refused, naming `on`."""
+    deadline = today() + timedelta(days=30)
+    item = await new_item(client, upstream, deadline=deadline.isoformat())
+    for ahead in (1, 10):
+        resp = await client.post(
+            "/api/v1/notices/escalations",
+            json={"on": (today() + timedelta(days=ahead)).isoformat()},
+        )
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["field"] == "on"
+    notices = (await client.get("/api/v1/notices", params={"item_id": item["id"]})).json()
+    assert notices["items"] == []  # the owner's rung (20 days) is still to come
+    # the clock the service goes by decides what "later" is
+    clock.day = today() + timedelta(days=10)
+    resp = await client.post("/api/v1/notices/escalations", json={"on": clock.day.isoformat()})
+    assert resp.status_code == 200, resp.text
+    assert [(n["recipient"], n["issued_on"]) for n in resp.json()["created"]
+            if n["item_id"] == item["id"]] == [("owner", clock.day.isoformat())]  # fmt: skip
+
+
+async def test_a_missed_day_is_caught_up_with_the_notices_of_that_day(
+    client: httpx.AsyncClient, upstream: Upstream, clock: Clock, database: Database
+) -> None:
+    deadline = today() + timedelta(days=9000 + uuid.uuid4().int % 1000)
+    item = await new_item(client, upstream, deadline=deadline.isoformat())
+    ids = {item["id"]}
+    # the scheduler missed the day 20 days before the deadline; the office catches it up
+    clock.day = deadline - timedelta(days=5)
+    resp = await client.post(
+        "/api/v1/notices/escalations", json={"on": (deadline - timedelta(days=20)).isoformat()}
+    )
+    assert resp.status_code == 200, resp.text
+    created = [n for n in resp.json()["created"] if n["item_id"] in ids]
+    assert [(n["recipient"], n["issued_on"]) for n in created] == [
+        ("owner", (deadline - timedelta(days=20)).isoformat())
+    ]
+    assert "距期限 20 天" in created[0]["reason"]
+    # today's run issues what is due today and not yet issued
+    assert await escalate(client, clock, clock.day, ids) == [(item["id"], "leader_in_charge", 10)]
+    # a day before the item was handed over issues nothing for it
+    late = await new_item(client, upstream, deadline=deadline.isoformat())
+    await backdate(database, "rectification_items", late["id"], deadline - timedelta(days=6))
+    resp = await client.post(
+        "/api/v1/notices/escalations", json={"on": (deadline - timedelta(days=7)).isoformat()}
+    )
+    assert [n for n in resp.json()["created"] if n["item_id"] == late["id"]] == []
+
+
+async def test_delta_sync_includes_an_item_changed_at_that_very_instant(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    item = await new_item(client, upstream)
+    resp = await client.get(
+        "/api/v1/rectifications", params={"updated_since": item["updated_at"], "limit": 200}
+    )
+    assert item["id"] in {x["id"] for x in resp.json()["items"]}
+
+
+async def test_the_queries_of_items_have_their_indexes(database: Database) -> None:
+    """Each person named on an item finds it by index; the daily escalation reads a range of
+    the (status, deadline) index rather than every open item."""
+    indexes = await sql(
+        database,
+        "SELECT array_agg(indexdef) FROM pg_indexes"
+        " WHERE schemaname = 'referrals' AND tablename = 'rectification_items'",
+    )
+    for column in ("owner_user_id", "leader_user_id", "unit_head_user_id"):
+        assert any(d.endswith(f"({column})") for d in indexes), column
+    stmt = NoticeRepository(None).escalation(today(), DEFAULT_LADDER)  # type: ignore[arg-type]
+    query = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    plan = await explain(database, query)
+    used = plan.split("ix_rectification_items_status_deadline", 1)
+    assert len(used) == 2, plan
+    assert "Index Cond" in used[1], plan
+    assert "deadline <=" in used[1], plan
+
+
+async def explain(database: Database, query: str) -> str:
+    """The plan of `query`, as if the table were large (no sequential scan when avoidable)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database.urls["referrals"].replace("+asyncpg", ""))
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            rows = await conn.fetch(f"EXPLAIN {query}")
+    finally:
+        await conn.close()
+    return "\n".join(r[0] for r in rows)

@@ -551,3 +551,48 @@ async def test_statistics_input_is_checked(client: httpx.AsyncClient) -> None:
     resp = await client.get("/api/v1/leads/stats", params={"round_id": "第二轮"})
     assert resp.status_code == 422
     assert resp.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_a_lead_of_several_rounds_counts_in_each_of_them_once(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    """A lead or item made from findings of two rounds has no round of its own; it is neither
+    dropped from the rounds' statistics nor counted twice when both are asked together."""
+    one, two, three = upstream.round(), upstream.round(), upstream.round()
+    both = [upstream.finding(round_id=one), upstream.finding(round_id=two)]
+    resp = await client.post(
+        "/api/v1/leads",
+        json={
+            "title": "跨轮次线索", "summary": "两轮巡察发现的同一问题。", "finding_ids": both,
+            "recipient": "discipline_commission", "subjects": [person("郑十一")],
+        },
+    )  # fmt: skip
+    assert resp.status_code == 201, resp.text
+    lead = resp.json()
+    assert lead["round_id"] is None
+    await walk(client, lead["id"], "transferred")
+    item = await new_item(client, upstream, finding_ids=both)
+    assert item["round_id"] is None
+    own = await lead_in(client, upstream, one, "organisation_department", [person("王五")])
+    await walk(client, own["id"], "transferred")
+
+    def figures(got: dict[str, Any]) -> tuple[int, int, int]:
+        return (
+            got["leads"]["handed_over"], got["persons"]["subjects"],
+            got["rectification"]["fed_back"],
+        )  # fmt: skip
+
+    assert figures(await stats(client, one)) == (2, 2, 1)
+    assert figures(await stats(client, two)) == (1, 1, 1)
+    assert figures(await stats(client, one, two)) == (2, 2, 1)
+    assert figures(await stats(client, three)) == (0, 0, 0)
+
+
+async def test_delta_sync_includes_a_suggestion_changed_at_that_very_instant(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    created = (await new_suggestion(client, upstream.round())).json()
+    resp = await client.get(
+        "/api/v1/suggestions", params={"updated_since": created["updated_at"], "limit": 200}
+    )
+    assert created["id"] in {x["id"] for x in resp.json()["items"]}

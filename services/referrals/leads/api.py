@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from services.common.auth import CurrentPrincipal, Principal, require_roles
+from services.common.auth import Principal, require_roles
 from services.common.concurrency import IfMatch, set_etag
 from services.common.db import DbSession
 from services.common.errors import (
@@ -22,6 +22,7 @@ from services.common.gateway_client import Gateway
 from services.common.pagination import Page, Paging, encode_cursor, make_page
 from services.common.tombstones import deleted_since
 from services.referrals import access
+from services.referrals.access import Caller, CurrentCaller
 from services.referrals.enums import LeadRecipient, LeadStatus
 from services.referrals.errors import ReferenceInvalid
 from services.referrals.leads.errors import (
@@ -49,17 +50,26 @@ from services.referrals.schemas import TransitionRead
 from services.referrals.settings import Settings
 
 Office = Annotated[Principal, Depends(require_roles(*access.OFFICE))]
+
+
+def _office_caller(principal: Office) -> Caller:
+    return Caller(principal)
+
+
+OfficeCaller = Annotated[Caller, Depends(_office_caller)]
 LeadId = Annotated[uuid.UUID, Path(description="线索 id")]
 UpdatedSince = Annotated[
-    datetime | None, Query(description="only what changed after this time (delta sync)")
+    datetime | None,
+    Query(
+        description="only what changed at or after this time (delta sync; a record changed "
+        "exactly then may come back twice)"
+    ),
 ]
 
 
-async def _one(
-    service: LeadService, lead: Lead, principal: Principal, response: Response
-) -> LeadRead:
+async def _one(service: LeadService, lead: Lead, caller: Caller, response: Response) -> LeadRead:
     set_etag(response, lead.version)
-    return (await service.present([lead], principal))[0]
+    return (await service.present([lead], caller))[0]
 
 
 # ---- receivers (线索承办人): declared before /{lead_id} so their paths win ----
@@ -140,20 +150,27 @@ leads = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 async def create_lead(
     body: LeadCreate,
     session: DbSession,
-    principal: Office,
+    caller: OfficeCaller,
     gateway: Gateway,
     response: Response,
 ) -> LeadRead:
     service = LeadService(session)
-    lead = await service.create(body, principal, gateway)
+    lead = await service.create(body, caller.principal, gateway)
     response.headers["Location"] = f"/api/v1/leads/{lead.id}"
-    return await _one(service, lead, principal, response)
+    return await _one(service, lead, caller, response)
 
 
-@leads.get("", summary="问题线索列表 List leads")
+@leads.get(
+    "",
+    summary="问题线索列表 List leads",
+    description="The leads the caller may see, each in the caller's read model (`view`: "
+    "`full` for the office and the lead's receiver, `follow_up` for a group leader; see "
+    "LeadRead). With `updated_since`, every lead changed at or after that instant (a lead "
+    "changed exactly then may come back twice).",
+)
 async def list_leads(
     session: DbSession,
-    principal: CurrentPrincipal,
+    caller: CurrentCaller,
     paging: Paging,
     finding_id: uuid.UUID | None = None,
     status: LeadStatus | None = None,
@@ -164,7 +181,7 @@ async def list_leads(
 ) -> Page[LeadRead]:
     rows = await LeadRepository(session).search(
         paging,
-        principal,
+        caller,
         finding_id=finding_id,
         status=status.value if status else None,
         recipient=recipient.value if recipient else None,
@@ -175,45 +192,55 @@ async def list_leads(
     more = len(rows) > paging.limit
     rows = rows[: paging.limit]
     page = Page[LeadRead](
-        items=await LeadService(session).present(rows, principal),
+        items=await LeadService(session).present(rows, caller),
         next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None,
     )
     # Only drafts can be deleted, and only the office ever saw one.
-    if updated_since is not None and paging.cursor is None and access.is_office(principal):
+    if updated_since is not None and paging.cursor is None and access.is_office(caller.principal):
         page.deleted = await deleted_since(session, tombstones, LEAD, updated_since)
     return page
 
 
 @leads.get(
-    "/{lead_id}", summary="查看问题线索 Read a lead", responses=problem_responses(LeadNotFound)
+    "/{lead_id}",
+    summary="查看问题线索 Read a lead",
+    description="In the caller's read model (`view`; see LeadRead): a group leader following "
+    "the findings of their group sees where the lead stands, not whom it is about.",
+    responses=problem_responses(LeadNotFound),
 )
 async def get_lead(
-    lead_id: LeadId, session: DbSession, principal: CurrentPrincipal, response: Response
+    lead_id: LeadId, session: DbSession, caller: CurrentCaller, response: Response
 ) -> LeadRead:
     service = LeadService(session)
-    return await _one(service, await service.get(lead_id, principal), principal, response)
+    return await _one(service, await service.get(lead_id, caller), caller, response)
 
 
 @leads.patch(
     "/{lead_id}",
     summary="修改问题线索 Change a lead",
     description="If-Match is required. Title and summary until transfer; recipient and "
-    "subjects (replaced as a whole) while a draft; `feedback_due` after transfer.",
+    "subjects (replaced as a whole) while a draft; `feedback_due` after transfer, never before "
+    "the transfer day (422 naming `feedback_due`).",
     responses=problem_responses(
-        Forbidden, LeadNotFound, LeadNotEditable, PreconditionFailed, PreconditionRequired
+        Forbidden,
+        LeadNotFound,
+        LeadNotEditable,
+        LeadStepInvalid,
+        PreconditionFailed,
+        PreconditionRequired,
     ),
 )
 async def update_lead(
     lead_id: LeadId,
     body: LeadUpdate,
     session: DbSession,
-    principal: Office,
+    caller: OfficeCaller,
     response: Response,
     if_match: IfMatch = None,
 ) -> LeadRead:
     service = LeadService(session)
-    lead = await service.update(lead_id, body, if_match, principal)
-    return await _one(service, lead, principal, response)
+    lead = await service.update(lead_id, body, if_match, caller)
+    return await _one(service, lead, caller, response)
 
 
 @leads.delete(
@@ -225,9 +252,9 @@ async def update_lead(
     ),
 )
 async def delete_lead(
-    lead_id: LeadId, session: DbSession, principal: Office, if_match: IfMatch = None
+    lead_id: LeadId, session: DbSession, caller: OfficeCaller, if_match: IfMatch = None
 ) -> None:
-    await LeadService(session).delete(lead_id, if_match, principal)
+    await LeadService(session).delete(lead_id, if_match, caller)
 
 
 @leads.post(
@@ -237,8 +264,11 @@ async def delete_lead(
     description="draft → approved → transferred → received → handling → case_filed → "
     "concluded (handling may conclude without a case; approved may go back to draft). Any "
     "other move is 409 `illegal-lead-transition` whose `allowed` lists the legal next states. "
-    "Approval, withdrawal and transfer are the office's; the other steps the receiver's (or the "
-    "office's, recording a paper feedback). If-Match is honoured when sent.",
+    "Approval, withdrawal and transfer are the office's; the other steps the receiver's (a "
+    "`receiver` of the lead's recipient body) or the office's, recording a paper feedback. "
+    "Anyone else who sees the lead (a group leader) is 403; who does not see it, 404. "
+    "`transferred_on` lies between the day the lead was registered and today (Asia/Shanghai). "
+    "If-Match is honoured when sent.",
     responses=problem_responses(
         Forbidden,
         LeadNotFound,
@@ -254,13 +284,13 @@ async def create_lead_transition(
     lead_id: LeadId,
     body: LeadTransitionCreate,
     session: DbSession,
-    principal: CurrentPrincipal,
+    caller: CurrentCaller,
     settings: Settings,
     response: Response,
     if_match: IfMatch = None,
 ) -> TransitionRead:
     moved = await LeadService(session).transition(
-        lead_id, body, if_match, principal, settings.feedback_months
+        lead_id, body, if_match, caller, settings.feedback_months
     )
     response.headers["Location"] = f"/api/v1/leads/{lead_id}/transitions"
     return TransitionRead.model_validate(moved)
@@ -269,17 +299,22 @@ async def create_lead_transition(
 @leads.get(
     "/{lead_id}/transitions",
     summary="线索流转记录 A lead's state history",
+    description="In the follow-up view (a group leader) the notes are withheld (null).",
     responses=problem_responses(LeadNotFound),
 )
 async def list_lead_transitions(
-    lead_id: LeadId, session: DbSession, principal: CurrentPrincipal, paging: Paging
+    lead_id: LeadId, session: DbSession, caller: CurrentCaller, paging: Paging
 ) -> Page[TransitionRead]:
-    await LeadService(session).get(lead_id, principal)
+    service = LeadService(session)
+    shown = await service.handles(await service.get(lead_id, caller), caller)
     rows = await LeadRepository(session).transitions(lead_id, paging)
     more = len(rows) > paging.limit
     rows = rows[: paging.limit]
+    items = [TransitionRead.model_validate(r) for r in rows]
+    if not shown:
+        items = [t.model_copy(update={"note": None}) for t in items]
     return Page[TransitionRead](
-        items=[TransitionRead.model_validate(r) for r in rows],
+        items=items,
         next_cursor=encode_cursor(rows[-1].at, rows[-1].id) if more and rows else None,
     )
 

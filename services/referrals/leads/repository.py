@@ -14,21 +14,22 @@ from services.common.auth import Principal
 from services.common.pagination import PageParams, decode_cursor
 from services.common.repository import Repository
 from services.referrals import access
+from services.referrals.access import Caller
 from services.referrals.models import Lead, LeadSubject, LeadTransition, Receiver
 
 
 class LeadRepository(Repository[Lead]):
     model = Lead
 
-    def scoped(self, principal: Principal) -> Select[Any]:
-        return select(Lead).where(access.lead_scope(principal))
+    def scoped(self, caller: Caller) -> Select[Any]:
+        return select(Lead).where(access.lead_scope(caller))
 
     async def get_visible(
-        self, lead_id: uuid.UUID, principal: Principal, *, for_update: bool = False
+        self, lead_id: uuid.UUID, caller: Caller, *, for_update: bool = False
     ) -> Lead | None:
         """`for_update` locks the row until the end of the transaction: every change to a
         lead (and its subjects) is serialised on it."""
-        stmt = self.scoped(principal).where(Lead.id == lead_id)
+        stmt = self.scoped(caller).where(Lead.id == lead_id)
         if for_update:
             stmt = stmt.with_for_update(of=Lead).execution_options(populate_existing=True)
         return (await self.session.scalars(stmt)).one_or_none()
@@ -36,7 +37,7 @@ class LeadRepository(Repository[Lead]):
     async def search(
         self,
         params: PageParams,
-        principal: Principal,
+        caller: Caller,
         *,
         finding_id: uuid.UUID | None = None,
         status: str | None = None,
@@ -45,7 +46,7 @@ class LeadRepository(Repository[Lead]):
         overdue: bool | None = None,
         updated_since: datetime | None = None,
     ) -> Sequence[Lead]:
-        stmt = self.scoped(principal)
+        stmt = self.scoped(caller)
         if finding_id is not None:
             stmt = stmt.where(Lead.finding_ids.contains([finding_id]))
         if status is not None:
@@ -57,7 +58,9 @@ class LeadRepository(Repository[Lead]):
         if overdue is not None:
             stmt = stmt.where(Lead.overdue if overdue else ~Lead.overdue)
         if updated_since is not None:
-            stmt = stmt.where(Lead.updated_at > updated_since)
+            # inclusive: a row written in the same instant as the last sync is not skipped
+            # (one on the boundary may come back twice)
+            stmt = stmt.where(Lead.updated_at >= updated_since)
         return await self.page(stmt, params)
 
     async def receiver_body(self, principal: Principal) -> str | None:

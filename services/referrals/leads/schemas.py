@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -117,9 +117,13 @@ class LeadTransitionCreate(BaseModel):
 
 
 class SubjectRead(BaseModel):
+    """A subject and their outcome; only ever shown to those who handle the lead."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
-    name: str | None = Field(description="null unless the caller may see names")
-    position: str | None = Field(description="null unless the caller may see names")
+    name: str
+    position: str
     rank: Rank
     party_member: bool
     party_sanction: PartySanction | None
@@ -130,29 +134,49 @@ class SubjectRead(BaseModel):
     outcome_note: str
 
 
+WITHHELD = "withheld (null) in the follow-up view"
+
+
 class LeadRead(BaseModel):
+    """A lead in one of two read models (`view`):
+
+    - `full`, for those who handle the lead: the office, and a receiver of its recipient body
+      once it is transferred: every field;
+    - `follow_up`, for a group leader following the leads made from their group's findings:
+      where the lead stands and nothing of whom it is about or what came of it. Only `id`,
+      `finding_ids`/`findings`, `round_id`, `recipient`, `status`, `next_states`, the dates
+      (`transferred_on`, `feedback_due`, `case_filed_on`, `concluded_on`), `overdue`,
+      `subject_count`, `version` and the timestamps are given; `title`, `summary`, `subjects`,
+      `approved_by`, `transfer_letter_no`, `handling`, `case_number`, `money_recovered` and
+      `created_by` are null, and the notes of its transitions are null too.
+    """
+
     id: uuid.UUID
-    title: str
-    summary: str
+    view: Literal["full", "follow_up"] = Field(description="which read model this is")
+    title: str | None = Field(description=WITHHELD)
+    summary: str | None = Field(description=WITHHELD)
     finding_ids: list[uuid.UUID]
     findings: list[FindingSummary]
     round_id: uuid.UUID | None
     recipient: LeadRecipient
     status: LeadStatus
     next_states: list[LeadStatus] = Field(description="the states a transition may move to now")
-    approved_by: str | None
-    transfer_letter_no: str | None
+    approved_by: str | None = Field(description=f"who approved; {WITHHELD}")
+    transfer_letter_no: str | None = Field(description=f"移交函文号; {WITHHELD}")
     transferred_on: date | None
     feedback_due: date | None = Field(description="反馈期限")
     overdue: bool = Field(description="逾期未办结：期限已过（北京时间）而未办结")
-    handling: Handling | None
-    case_number: str | None
+    handling: Handling | None = Field(description=f"处置方式; {WITHHELD}")
+    case_number: str | None = Field(description=f"立案编号; {WITHHELD}")
     case_filed_on: date | None
     concluded_on: date | None
-    money_recovered: Decimal
-    subjects: list[SubjectRead]
-    subject_names_hidden: bool
-    created_by: str
+    money_recovered: Decimal | None = Field(description=f"追回资金（元）; {WITHHELD}")
+    subject_count: int = Field(description="被反映人数")
+    subjects: list[SubjectRead] | None = Field(
+        description=f"被反映人 and their outcomes; {WITHHELD}"
+    )
+    subject_names_hidden: bool = Field(description="true exactly in the follow-up view")
+    created_by: str | None = Field(description=WITHHELD)
     version: int
     created_at: datetime
     updated_at: datetime

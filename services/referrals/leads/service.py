@@ -7,12 +7,18 @@ concluded (an outcome for every subject). Handling may also conclude without a c
 may be withdrawn (approved → draft) until the lead is transferred; nothing else goes back: the
 transitions are the official record. Party and government sanctions need a filed case (立案 comes
 before 处分), so the persons sanctioned never exceed the subjects of filed cases.
+
+Who moves a lead: the office (every step), or a receiver of the lead's recipient body (the
+receiver's steps, once the lead is transferred). Anyone else who sees the lead (a group leader)
+gets 403. Dates (Asia/Shanghai): a lead is transferred between the day it was registered and
+today; its feedback deadline is never before the transfer.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func
@@ -25,7 +31,8 @@ from services.common.errors import Forbidden
 from services.common.gateway_client import GatewayClient
 from services.common.tombstones import record_deletion
 from services.referrals import access, clients, snapshots
-from services.referrals.dates import add_months, today
+from services.referrals.access import Caller
+from services.referrals.dates import SHANGHAI, add_months, today
 from services.referrals.enums import Handling, LeadStatus
 from services.referrals.errors import field_error
 from services.referrals.leads.errors import (
@@ -71,6 +78,11 @@ def next_states(status: str) -> list[LeadStatus]:
     return NEXT[status]
 
 
+def registered_on(lead: Lead) -> date:
+    """The office's calendar day the lead was registered."""
+    return lead.created_at.astimezone(SHANGHAI).date()
+
+
 def _subject_row(s: SubjectIn) -> dict[str, Any]:
     return {
         "name": s.name,
@@ -87,26 +99,43 @@ class LeadService:
 
     # ---- reading ----
 
-    async def get(self, lead_id: uuid.UUID, principal: Principal) -> Lead:
-        lead = await self.repo.get_visible(lead_id, principal)
+    async def get(self, lead_id: uuid.UUID, caller: Caller) -> Lead:
+        lead = await self.repo.get_visible(lead_id, caller)
         if lead is None:
             raise LeadNotFound(f"lead {lead_id} not found")
         return lead
 
-    async def present(self, leads: Sequence[Lead], principal: Principal) -> list[LeadRead]:
-        """Leads as the caller may see them: three queries whatever the number of leads."""
+    async def handles(self, lead: Lead, caller: Caller) -> bool:
+        """The caller may see the whole lead and take its receiver's steps: the office, or a
+        receiver of the lead's recipient body once it is transferred."""
+        if access.is_office(caller.principal):
+            return True
+        body = await self.repo.receiver_body(caller.principal)
+        return body == lead.recipient and lead.status in access.SENT
+
+    async def present(self, leads: Sequence[Lead], caller: Caller) -> list[LeadRead]:
+        """Leads as the caller may see them: three queries whatever the number of leads. Who
+        does not handle a lead (a group leader following their findings) gets the follow-up
+        read model: where it stands, not whom it is about nor what came of it."""
+        office = access.is_office(caller.principal)
+        body = None if office else await self.repo.receiver_body(caller.principal)
+        full = {
+            lead.id
+            for lead in leads
+            if office or (body == lead.recipient and lead.status in access.SENT)
+        }
         subjects = await self.repo.subjects_of([lead.id for lead in leads])
         found = await snapshots.of(self.session, (f for lead in leads for f in lead.finding_ids))
-        office = access.is_office(principal)
-        body = None if office else await self.repo.receiver_body(principal)
         out = []
         for lead in leads:
-            names = office or (body == lead.recipient and lead.status in access.SENT)
+            shown = lead.id in full
+            mine = subjects.get(lead.id, [])
             out.append(
                 LeadRead(
                     id=lead.id,
-                    title=lead.title,
-                    summary=lead.summary,
+                    view="full" if shown else "follow_up",
+                    title=lead.title if shown else None,
+                    summary=lead.summary if shown else None,
                     finding_ids=lead.finding_ids,
                     findings=[
                         FindingSummary.model_validate(found[f])
@@ -117,34 +146,20 @@ class LeadService:
                     recipient=lead.recipient,
                     status=lead.status,
                     next_states=next_states(lead.status),
-                    approved_by=lead.approved_by,
-                    transfer_letter_no=lead.transfer_letter_no,
+                    approved_by=lead.approved_by if shown else None,
+                    transfer_letter_no=lead.transfer_letter_no if shown else None,
                     transferred_on=lead.transferred_on,
                     feedback_due=lead.feedback_due,
                     overdue=lead.overdue,
-                    handling=lead.handling,
-                    case_number=lead.case_number,
+                    handling=lead.handling if shown else None,
+                    case_number=lead.case_number if shown else None,
                     case_filed_on=lead.case_filed_on,
                     concluded_on=lead.concluded_on,
-                    money_recovered=lead.money_recovered,
-                    subjects=[
-                        SubjectRead(
-                            id=s.id,
-                            name=s.name if names else None,
-                            position=s.position if names else None,
-                            rank=s.rank,
-                            party_member=s.party_member,
-                            party_sanction=s.party_sanction,
-                            government_sanction=s.government_sanction,
-                            organisational_handling=s.organisational_handling,
-                            judicial_transfer=s.judicial_transfer,
-                            not_substantiated=s.not_substantiated,
-                            outcome_note=s.outcome_note,
-                        )
-                        for s in subjects.get(lead.id, [])
-                    ],
-                    subject_names_hidden=not names,
-                    created_by=lead.created_by,
+                    money_recovered=lead.money_recovered if shown else None,
+                    subject_count=len(mine),
+                    subjects=[SubjectRead.model_validate(s) for s in mine] if shown else None,
+                    subject_names_hidden=not shown,
+                    created_by=lead.created_by if shown else None,
                     version=lead.version,
                     created_at=lead.created_at,
                     updated_at=lead.updated_at,
@@ -178,9 +193,9 @@ class LeadService:
         return lead
 
     async def _for_change(
-        self, lead_id: uuid.UUID, principal: Principal, if_match: str | None, *, required: bool
+        self, lead_id: uuid.UUID, caller: Caller, if_match: str | None, *, required: bool
     ) -> Lead:
-        lead = await self.repo.get_visible(lead_id, principal, for_update=True)
+        lead = await self.repo.get_visible(lead_id, caller, for_update=True)
         if lead is None:
             raise LeadNotFound(f"lead {lead_id} not found")
         check_if_match(if_match, lead.version, required=required)
@@ -194,7 +209,7 @@ class LeadService:
         return lead
 
     async def update(
-        self, lead_id: uuid.UUID, data: LeadUpdate, if_match: str | None, by: Principal
+        self, lead_id: uuid.UUID, data: LeadUpdate, if_match: str | None, by: Caller
     ) -> Lead:
         lead = await self._for_change(lead_id, by, if_match, required=True)
         sent = data.model_dump(exclude_unset=True)
@@ -215,6 +230,12 @@ class LeadService:
             status in (S.draft.value, S.approved.value, S.concluded.value)
         ):
             raise refuse("feedback_due", "after transfer and before conclusion")
+        due = sent.get("feedback_due")
+        if due is not None and lead.transferred_on is not None and due < lead.transferred_on:
+            raise field_error(
+                LeadStepInvalid, "feedback_due",
+                f"is before the transfer ({lead.transferred_on.isoformat()})", "out_of_range",
+            )  # fmt: skip
         for field in ("title", "summary", "feedback_due"):
             if sent.get(field) is not None:
                 setattr(lead, field, sent[field])
@@ -224,7 +245,7 @@ class LeadService:
             await self.repo.replace_subjects(lead.id, [_subject_row(s) for s in data.subjects])
         return await self._touch(lead)
 
-    async def delete(self, lead_id: uuid.UUID, if_match: str | None, by: Principal) -> None:
+    async def delete(self, lead_id: uuid.UUID, if_match: str | None, by: Caller) -> None:
         lead = await self._for_change(lead_id, by, if_match, required=True)
         if lead.status != S.draft.value:
             raise LeadNotEditable(f"lead {lead_id} is {lead.status}; only a draft can be deleted")
@@ -237,10 +258,16 @@ class LeadService:
         lead_id: uuid.UUID,
         data: LeadTransitionCreate,
         if_match: str | None,
-        by: Principal,
+        by: Caller,
         feedback_months: int,
     ) -> LeadTransition:
         lead = await self._for_change(lead_id, by, if_match, required=False)
+        office = access.is_office(by.principal)
+        if not await self.handles(lead, by):
+            # sees the lead (a group leader following their findings) but handles it not
+            raise Forbidden(
+                "only the office or a receiver of the lead's recipient body moves a lead"
+            )
         allowed = next_states(lead.status)
         if data.to not in allowed:
             names = ", ".join(f"{s.value} ({s.label})" for s in allowed) or "nothing"
@@ -249,11 +276,11 @@ class LeadService:
                 current=lead.status,
                 allowed=[s.value for s in allowed],
             )
-        if data.to in OFFICE_STEPS and not access.is_office(by):
+        if data.to in OFFICE_STEPS and not office:
             raise Forbidden(f"moving a lead to {data.to.value} is the office's step")
         left = lead.status
         step = getattr(self, f"_to_{data.to.value}")
-        await step(lead, data, by, feedback_months)
+        await step(lead, data, by.principal, feedback_months)
         lead.status = data.to.value
         await self.session.flush()
         await self.session.refresh(lead)
@@ -294,6 +321,12 @@ class LeadService:
         day = data.transferred_on or today()
         if day > today():
             raise field_error(LeadStepInvalid, "transferred_on", "is in the future", "future_date")
+        if day < registered_on(lead):
+            raise field_error(
+                LeadStepInvalid, "transferred_on",
+                f"is before the lead was registered ({registered_on(lead).isoformat()})",
+                "out_of_range",
+            )  # fmt: skip
         lead.transfer_letter_no = data.transfer_letter_no
         lead.transferred_on = day
         lead.feedback_due = add_months(day, feedback_months)

@@ -21,6 +21,7 @@ from services.common.errors import (
 from services.common.gateway_client import Gateway
 from services.common.pagination import Page, PageParams, Paging, encode_cursor, make_page
 from services.referrals import access
+from services.referrals.dates import Today
 from services.referrals.enums import RectificationStatus
 from services.referrals.errors import ReferenceInvalid
 from services.referrals.models import RectificationItem
@@ -50,7 +51,11 @@ Office = Annotated[Principal, Depends(require_roles(*access.OFFICE))]
 Escalator = Annotated[Principal, Depends(require_roles(*access.OFFICE, "service"))]
 ItemId = Annotated[uuid.UUID, Path(description="整改事项 id")]
 UpdatedSince = Annotated[
-    datetime | None, Query(description="only what changed after this time (delta sync)")
+    datetime | None,
+    Query(
+        description="only what changed at or after this time (delta sync; a record changed "
+        "exactly then may come back twice)"
+    ),
 ]
 
 items = APIRouter(prefix="/api/v1/rectifications", tags=["rectifications"])
@@ -238,13 +243,20 @@ notices = APIRouter(prefix="/api/v1/notices", tags=["notices"])
     "configured ladder (REFERRALS_ESCALATION_LADDER; by default 20 days before the deadline "
     "to the owner, 10 days before to the leader in charge, once overdue to the unit head) "
     "that open items have reached. Idempotent: a notice is issued once per item, rung and "
-    "deadline however often this runs. Meant for a daily scheduler.",
-    responses=problem_responses(Forbidden),
+    "deadline however often this runs. Meant for a daily scheduler.\n\n"
+    "`on` may not be later than today (422 naming `on`): a run for a future day would use up "
+    "rungs that are then never issued on the day they are due. An earlier day is allowed, to "
+    "catch up a day the scheduler missed: it issues what was due that day (dated that day), "
+    "for the items handed over by then; a rung it issues would be issued by today's run "
+    "anyway, since the days left only ever shrink.",
+    responses=problem_responses(Forbidden, RectificationStepInvalid),
 )
 async def run_escalations(
-    body: EscalationRun, session: DbSession, _: Escalator, settings: Settings
+    body: EscalationRun, session: DbSession, _: Escalator, settings: Settings, day: Today
 ) -> EscalationResult:
-    day, created = await EscalationService(session).run(body.on, settings.escalation_ladder)
+    day, created = await EscalationService(session).run(
+        body.on, settings.escalation_ladder, today=day
+    )
     return EscalationResult(on=day, created=[NoticeRead.model_validate(n) for n in created])
 
 

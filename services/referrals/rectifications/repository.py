@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Date,
     Integer,
     Select,
     String,
@@ -38,6 +39,7 @@ from services.referrals.settings import EscalationRung
 
 # An item waiting for the office's sign-off, or signed off, is not chased.
 NOT_CHASED = (RectificationStatus.completion_requested.value, RectificationStatus.signed_off.value)
+CHASED = tuple(s.value for s in RectificationStatus if s.value not in NOT_CHASED)
 
 
 def _after(stmt: Select[Any], at_col: Any, id_col: Any, params: PageParams) -> Select[Any]:
@@ -84,7 +86,9 @@ class RectificationRepository(Repository[RectificationItem]):
         if overdue is not None:
             stmt = stmt.where(RectificationItem.overdue if overdue else ~RectificationItem.overdue)
         if updated_since is not None:
-            stmt = stmt.where(RectificationItem.updated_at > updated_since)
+            # inclusive: a row written in the same instant as the last sync is not skipped
+            # (one on the boundary may come back twice)
+            stmt = stmt.where(RectificationItem.updated_at >= updated_since)
         return await self.page(stmt, params)
 
     async def add_row(self, row: ProgressReport | RectificationTransition) -> None:
@@ -118,15 +122,16 @@ class NoticeRepository(Repository[Notice]):
             stmt = stmt.where(Notice.item_id == item_id)
         return await self.page(stmt, params)
 
-    async def escalate(self, on: date, ladder: Sequence[EscalationRung]) -> Sequence[Notice]:
-        """One INSERT … SELECT for every item and rung reached on `on`; a notice already issued
-        for the same item, rung and deadline is skipped (the unique key), so running this any
-        number of times, on the same day or later, never issues a notice twice."""
+    def escalation(self, on: date, ladder: Sequence[EscalationRung]) -> Select[Any]:
+        """The notices due on `on`: each open item (handed over by then) and each rung it has
+        reached. The deadline is compared with a date (`deadline <= on + days_before`, and at
+        most the highest rung ahead) so that (status, deadline) is an index range."""
         rungs = values(column("days_before", Integer), column("notify", String), name="rungs").data(
             [(r.days_before, r.notify.value) for r in ladder]
         )
         item = RectificationItem
-        left = cast(item.deadline - literal(on), Integer)
+        day = cast(literal(on), Date)
+        left = cast(item.deadline - day, Integer)
         by = {
             NoticeRecipient.owner.value: (item.owner_name, item.owner_user_id),
             NoticeRecipient.leader_in_charge.value: (item.leader_name, item.leader_user_id),
@@ -143,16 +148,28 @@ class NoticeRepository(Repository[Notice]):
             ),
             "，提醒", label, "督办",
         )  # fmt: skip
-        chosen = select(
+        furthest = max(r.days_before for r in ladder)
+        return select(
             item.id,
             rungs.c.notify,
             case(*((rungs.c.notify == k, name) for k, (name, _) in by.items())),
             case(*((rungs.c.notify == k, uid) for k, (_, uid) in by.items())),
             rungs.c.days_before,
             item.deadline,
-            literal(on),
+            day,
             reason,
-        ).where(item.status.not_in(NOT_CHASED), left <= rungs.c.days_before)
+        ).where(
+            item.status.in_(CHASED),
+            item.deadline <= on + timedelta(days=furthest),
+            item.deadline <= day + rungs.c.days_before,
+            cast(func.timezone("Asia/Shanghai", item.created_at), Date) <= day,
+        )
+
+    async def escalate(self, on: date, ladder: Sequence[EscalationRung]) -> Sequence[Notice]:
+        """One INSERT … SELECT for every item and rung reached on `on`; a notice already issued
+        for the same item, rung and deadline is skipped (the unique key), so running this any
+        number of times, on the same day or later, never issues a notice twice."""
+        chosen = self.escalation(on, ladder)
         stmt = (
             insert(Notice)
             .from_select(

@@ -100,7 +100,11 @@ class RectificationTransitionCreate(BaseModel):
 class EscalationRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: date | None = Field(default=None, description="the day to check for; default today")
+    on: date | None = Field(
+        default=None,
+        description="the day to check for (Asia/Shanghai); default today. Never later than "
+        "today (422 naming `on`); an earlier day catches up a missed run.",
+    )
 
 
 class NoticeRead(BaseModel):

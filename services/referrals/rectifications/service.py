@@ -217,7 +217,14 @@ class EscalationService:
         self.repo = NoticeRepository(session)
 
     async def run(
-        self, on: date | None, ladder: Sequence[EscalationRung]
+        self, on: date | None, ladder: Sequence[EscalationRung], *, today: date
     ) -> tuple[date, Sequence[Notice]]:
-        day = on or today()
+        """The notices due on `on` (default `today`). Not for a future day: its rungs would be
+        spent before they are due. A past day catches up a missed run."""
+        day = on or today
+        if day > today:
+            raise field_error(
+                RectificationStepInvalid, "on",
+                f"is later than today ({today.isoformat()}, Asia/Shanghai)", "future_date",
+            )  # fmt: skip
         return day, await self.repo.escalate(day, ladder)

@@ -48,7 +48,10 @@ SuggestionId = Annotated[uuid.UUID, Path(description="意见建议 id")]
 RuleId = Annotated[uuid.UUID, Path(description="制度建设记录 id")]
 UpdatedSince = Annotated[
     datetime | None,
-    Query(description="only what changed after this time (delta sync); `deleted` lists removals"),
+    Query(
+        description="only what changed at or after this time (delta sync; a record changed "
+        "exactly then may come back twice); `deleted` lists removals"
+    ),
 ]
 RoundFilter = Annotated[uuid.UUID | None, Query(description="巡察轮次")]
 TargetFilter = Annotated[uuid.UUID | None, Query(description="巡察对象")]

@@ -45,7 +45,9 @@ class ResultRepository(Repository[Row]):
         if finding_id is not None:
             stmt = stmt.where(m.finding_ids.contains([finding_id]))
         if updated_since is not None:
-            stmt = stmt.where(m.updated_at > updated_since)
+            # inclusive: a row written in the same instant as the last sync is not skipped
+            # (one on the boundary may come back twice)
+            stmt = stmt.where(m.updated_at >= updated_since)
         return stmt
 
 

@@ -27,7 +27,10 @@ router = APIRouter(prefix="/api/v1/leads/stats", tags=["stats"])
     "established, for the rounds named (`round_id`, repeatable) or for all records; with the "
     "office's summary sentence and reconciliation checks (a failing check is reported with "
     "`ok: false`, the figures are never adjusted). For the office, the higher-level office "
-    "and services.",
+    "and services.\n\n"
+    "A lead or rectification item made from findings of several rounds (its `round_id` is "
+    "null) counts in every round one of its findings belongs to; several rounds asked together "
+    "count it once, so rounds asked one by one may add up to more than the rounds together.",
     responses=problem_responses(Forbidden),
 )
 async def get_stats(

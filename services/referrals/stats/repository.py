@@ -1,7 +1,12 @@
 """The statistics as one SQL statement: four one-row aggregates (leads, their subjects,
 rectification items, suggestions and rules) joined side by side, every figure a FILTERed
 count or sum. Each figure is counted from the rows themselves, never derived from another
-figure, so the reconciliation checks compare independent counts."""
+figure, so the reconciliation checks compare independent counts.
+
+Rounds: a lead or rectification item made from findings of several rounds has no round of its
+own (`round_id` null); it counts in every round one of its findings belongs to (each finding's
+round is kept in its snapshot). Asked for several rounds at once, each record still counts once,
+so the figures of rounds asked separately may add up to more than the figures asked together."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from services.referrals.enums import (
 from services.referrals.models import (
     MONEY,
     EstablishedRule,
+    FindingSnapshot,
     Lead,
     LeadSubject,
     RectificationItem,
@@ -40,6 +46,18 @@ RECEIVED = (S.received.value, S.handling.value, S.case_filed.value, S.concluded.
 
 def _in_rounds(column: Any, round_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
     return column.in_(round_ids) if round_ids else true()
+
+
+def _made_in_rounds(model: Any, round_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """A lead or item of the rounds: its own round, or, having none (findings of several
+    rounds), a finding of one of them."""
+    if not round_ids:
+        return true()
+    of_rounds = access.findings_where(FindingSnapshot.round_id.in_(round_ids))
+    return or_(
+        model.round_id.in_(round_ids),
+        and_(model.round_id.is_(None), model.finding_ids.overlap(of_rounds)),
+    )
 
 
 def _count(*where: ColumnElement[bool] | InstrumentedAttribute[bool]) -> Any:
@@ -78,7 +96,7 @@ def _leads(round_ids: Sequence[uuid.UUID]) -> Any:
             ),
             func.coalesce(func.sum(Lead.money_recovered), 0).cast(MONEY).label("money_recovered"),
         )
-        .where(_in_rounds(Lead.round_id, round_ids))
+        .where(_made_in_rounds(Lead, round_ids))
         .subquery("leads")
     )
 
@@ -120,7 +138,7 @@ def _subjects(round_ids: Sequence[uuid.UUID]) -> Any:
         )
         .select_from(s)
         .join(Lead, Lead.id == s.lead_id)
-        .where(_in_rounds(Lead.round_id, round_ids))
+        .where(_made_in_rounds(Lead, round_ids))
         .subquery("subjects")
     )
 
@@ -137,7 +155,7 @@ def _items(round_ids: Sequence[uuid.UUID]) -> Any:
             _count(signed_off, i.signed_off_on.is_(None)).label("signed_off_undated"),
             *(_count(i.status == k.value).label(f"item_{k.value}") for k in RectificationStatus),
         )
-        .where(_in_rounds(i.round_id, round_ids))
+        .where(_made_in_rounds(i, round_ids))
         .subquery("items")
     )
 

@@ -91,7 +91,10 @@ class Check(BaseModel):
 
 
 class Stats(BaseModel):
-    round_ids: list[uuid.UUID] = Field(description="the rounds counted; empty: all records")
+    round_ids: list[uuid.UUID] = Field(
+        description="the rounds counted; empty: all records. A lead or item of findings of "
+        "several rounds (no round of its own) counts in each of them, once"
+    )
     as_of: date = Field(description="the day (Asia/Shanghai) overdue is judged on")
     leads: LeadFigures
     persons: PersonFigures
