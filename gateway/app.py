@@ -20,7 +20,7 @@ from gateway.identity.tokens import AccessTokens
 from gateway.keys import Signer, load_or_create
 from gateway.openapi import MergedOpenAPI
 from gateway.proxy.handler import Proxy
-from gateway.proxy.routes import SERVICES, service_for
+from gateway.proxy.routes import PREFIX, SERVICES, service_for
 from gateway.proxy.transport import Upstreams
 from gateway.settings import GatewaySettings
 from services.common.app import operation_id
@@ -31,6 +31,13 @@ from services.common.migrations import (
     schema_state,
     script_heads,
     script_revisions,
+)
+from services.common.observability import (
+    ObservabilityMiddleware,
+    configure_logging,
+    configure_tracing,
+    register_pool_metrics,
+    with_current_trace,
 )
 from services.common.requestid import RequestIdMiddleware
 
@@ -54,6 +61,9 @@ class GatewayApp:
         if scope["type"] == "http":
             service = service_for(scope["path"])
             if service is not None:
+                # metrics by resource, not by id; the service continues the gateway's trace
+                scope["proxy_route"] = "/api/v1/" + scope["path"][len(PREFIX) :].split("/", 1)[0]
+                scope["headers"] = with_current_trace(scope["headers"])
                 await self.proxy(scope, receive, send, service)
                 return
         await self.api(scope, receive, send)
@@ -61,6 +71,8 @@ class GatewayApp:
 
 def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     settings = settings or GatewaySettings()
+    configure_logging("gateway")
+    configure_tracing("gateway")
     signer = make_signer(settings)
     upstreams = Upstreams(settings)
     access_tokens = AccessTokens(signer)
@@ -166,4 +178,5 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
         )
 
     proxy = Proxy(settings, signer, access_tokens, upstreams)
-    return RequestIdMiddleware(GatewayApp(api, proxy))
+    register_pool_metrics("gateway", api)
+    return ObservabilityMiddleware(RequestIdMiddleware(GatewayApp(api, proxy)), app_name="gateway")

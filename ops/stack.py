@@ -69,6 +69,7 @@ class Stack:
     def env_for(self, app: str) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONUNBUFFERED"] = "1"  # log lines reach the file as they happen
         gateway = self.url("gateway")
         for a in APPS:
             if a.name == app:

@@ -24,6 +24,12 @@ from services.common.migrations import (
     script_heads,
     script_revisions,
 )
+from services.common.observability import (
+    ObservabilityMiddleware,
+    configure_logging,
+    configure_tracing,
+    register_pool_metrics,
+)
 from services.common.requestid import RequestIdMiddleware
 from services.common.settings import AppSettings
 
@@ -44,6 +50,8 @@ def create_service_app(
     idempotency: Table,
     keys: KeySet | None = None,
 ) -> FastAPI:
+    configure_logging(settings.service_name)
+    configure_tracing(settings.service_name)
     heads = script_heads(migrations_dir)
     known = script_revisions(migrations_dir)
 
@@ -107,4 +115,6 @@ def create_service_app(
     app.add_middleware(IdempotencyMiddleware, table=idempotency)
     app.add_middleware(InternalAuthMiddleware, verifier=verifier)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ObservabilityMiddleware, app_name=settings.service_name)
+    register_pool_metrics(settings.service_name, app)
     return app

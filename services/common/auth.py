@@ -135,7 +135,7 @@ class InternalAuthMiddleware:
     ) -> None:
         self.app = app
         self.verifier = verifier
-        self.open_paths = open_paths or frozenset({"/healthz", "/readyz"})
+        self.open_paths = open_paths or frozenset({"/healthz", "/readyz", "/metrics"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.open_paths:

@@ -13,6 +13,7 @@ import httpx
 from fastapi import Depends, Request
 
 from services.common.errors import GatewayTimeout, ServiceUnavailable
+from services.common.observability import inject_trace
 from services.common.requestid import current_request_id
 from services.common.settings import AppSettings
 
@@ -68,6 +69,7 @@ class GatewayClient:
             rid = current_request_id()
             if rid:
                 headers["X-Request-ID"] = rid
+            inject_trace(headers)
             try:
                 resp = await self.http.request(method, path, headers=headers, **kwargs)
             except httpx.TimeoutException as exc:
