@@ -25,7 +25,7 @@ from gateway.proxy.transport import Upstreams
 from gateway.settings import GatewaySettings
 from services.common.app import operation_id
 from services.common.db import Database
-from services.common.errors import install_problem_handlers
+from services.common.errors import document_problems, install_problem_handlers
 from services.common.migrations import (
     revisions_of,
     schema_state,
@@ -109,6 +109,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     api.state.access_tokens = access_tokens
     install_problem_handlers(api)
     api.include_router(auth)
+    document_problems(api)
 
     @api.get("/.well-known/jwks.json", include_in_schema=False)
     async def jwks() -> dict[str, Any]:

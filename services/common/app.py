@@ -15,7 +15,7 @@ from sqlalchemy import Table, text
 
 from services.common.auth import InternalAuthMiddleware, KeySet, TokenVerifier
 from services.common.db import Database
-from services.common.errors import install_problem_handlers
+from services.common.errors import document_problems, install_problem_handlers
 from services.common.gateway_client import GatewayClient
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.migrations import (
@@ -78,6 +78,7 @@ def create_service_app(
     install_problem_handlers(app)
     for router in routers:
         app.include_router(router)
+    document_problems(app)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -324,3 +324,53 @@ def problem_responses(*classes: type[Problem]) -> dict[int | str, dict[str, Any]
             "content": {PROBLEM_JSON: {}},
         }
     return out
+
+
+def document_problems(app: FastAPI) -> None:
+    """Makes the OpenAPI say what the API does on errors: every 4xx/5xx (and `default`, for
+    the ones an operation does not list) is application/problem+json with the ProblemBody
+    schema, FastAPI's own 422 shape (HTTPValidationError) included."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}}
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                for code, response in responses.items():
+                    if code == "default" or code.startswith(("4", "5")):
+                        response["content"] = problem
+                        if code == "422" and response.get("description") == "Validation Error":
+                            response["description"] = (
+                                f"{ValidationFailed.title_en} ({ValidationFailed.title_zh})"
+                            )
+                responses.setdefault(
+                    "default",
+                    {
+                        "description": "Any other error, as RFC 9457 problem details",
+                        "content": problem,
+                    },
+                )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault(
+            "ProblemBody",
+            ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}"),
+        )
+        for key, value in (
+            ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            .get("$defs", {})
+            .items()
+        ):
+            components.setdefault(key, value)
+        components.get("ProblemBody", {}).pop("$defs", None)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
