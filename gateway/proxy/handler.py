@@ -3,12 +3,16 @@ back. A pure ASGI handler, off FastAPI's routing, because it is on every request
 
 from __future__ import annotations
 
+import binascii
+import os
+import time
 from collections.abc import AsyncIterator
 
+import orjson
 from starlette.types import Receive, Scope, Send
 
 from gateway.identity.errors import InvalidAccessToken
-from gateway.identity.tokens import AccessTokens, bearer_token
+from gateway.identity.tokens import AccessTokens, Caller, bearer_token
 from gateway.keys import Signer
 from gateway.proxy.transport import HOP_BY_HOP, Upstreams
 from gateway.settings import GatewaySettings
@@ -18,10 +22,46 @@ from services.common.requestid import current_request_id
 # Bodies up to this size are read whole (one write upstream); larger ones are streamed.
 BUFFER_LIMIT = 64 * 1024
 _DROP_IN = HOP_BY_HOP | {b"authorization", b"x-request-id", b"x-forwarded-for", b"forwarded"}
+_WITH_CONTENT = frozenset({"POST", "PUT", "PATCH"})
+_B64URL = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64url(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_B64URL).rstrip(b"=")
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+class InternalTokens:
+    """Mints the internal token of each forwarded request: the JWT `Signer.sign` makes (EdDSA,
+    key id, the same claims), built without PyJWT's generic path. The JWS header is encoded
+    once; per request only the claims are serialised (orjson) and signed (Ed25519)."""
+
+    def __init__(self, signer: Signer, ttl: int) -> None:
+        header = orjson.dumps({"alg": "EdDSA", "kid": signer.kid, "typ": "JWT"})
+        self._prefix = _b64url(header) + b"."
+        self._key = signer.key
+        self._issuer = signer.issuer
+        self._ttl = ttl
+
+    def mint(self, caller: Caller, audience: str, rid: str) -> bytes:
+        now = int(time.time())
+        claims = {
+            "sub": caller.subject,
+            "name": caller.username,
+            "roles": caller.roles,
+            "groups": [],
+            "rid": rid,
+            "iss": self._issuer,
+            "aud": audience,
+            "iat": now,
+            "exp": now + self._ttl,
+            "jti": os.urandom(16).hex(),
+        }
+        signing_input = self._prefix + _b64url(orjson.dumps(claims))
+        return signing_input + b"." + _b64url(self._key.sign(signing_input))
 
 
 class Proxy:
@@ -37,30 +77,32 @@ class Proxy:
         self.access_tokens = access_tokens
         self.upstreams = upstreams
         self.max_body = settings.max_body_bytes
+        self.tokens = InternalTokens(signer, settings.internal_token_ttl_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, service: str) -> None:
         lang = None
         authorization = None
         length: int | None = None
         chunked = False
-        headers: list[tuple[str, str]] = []
+        lines: list[bytes] = []  # the forwarded headers, ready for the wire
         for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-            elif name == b"accept-language":
+            if name in _DROP_IN:
+                if name == b"authorization":
+                    authorization = value.decode("latin-1")
+                elif name == b"content-length":
+                    try:
+                        length = int(value)
+                    except ValueError:
+                        length = -1
+                elif name == b"transfer-encoding":
+                    chunked = True
+                continue
+            if name == b"accept-language":
                 lang = value.decode("latin-1")
-            elif name == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    length = -1
-            elif name == b"transfer-encoding":
-                chunked = True
-            if name not in _DROP_IN:
-                headers.append((name.decode("latin-1"), value.decode("latin-1")))
+            lines += (name, b": ", value, b"\r\n")
         try:
             await self._forward(
-                scope, receive, send, service, headers, authorization, length, chunked
+                scope, receive, send, service, lines, authorization, length, chunked
             )
         except Problem as problem:
             await problem_response(problem, accept_language=lang, instance=scope["path"])(
@@ -73,7 +115,7 @@ class Proxy:
         receive: Receive,
         send: Send,
         service: str,
-        headers: list[tuple[str, str]],
+        lines: list[bytes],
         authorization: str | None,
         length: int | None,
         chunked: bool,
@@ -88,42 +130,33 @@ class Proxy:
             raise PayloadTooLarge(f"request body exceeds {self.max_body} bytes")
 
         rid = current_request_id()
-        internal = self.signer.sign(
-            {
-                "sub": caller.subject,
-                "name": caller.username,
-                "roles": list(caller.roles),
-                "groups": [],
-                "rid": rid,
-            },
-            audience=service,
-            ttl=self.settings.internal_token_ttl_seconds,
-        )
-        headers.append(("authorization", "Bearer " + internal))
-        headers.append(("x-request-id", rid))
+        internal = self.tokens.mint(caller, service, rid)
+        lines += (b"authorization: Bearer ", internal, b"\r\nx-request-id: ", rid.encode())
         client = scope.get("client")
         if client:
-            headers.append(("x-forwarded-for", client[0]))
+            lines += (b"\r\nx-forwarded-for: ", client[0].encode("latin-1"))
+        lines.append(b"\r\n")
 
+        method: str = scope["method"]
         body: bytes | AsyncIterator[bytes] | None = None
-        too_large = False
         if length is not None and length > BUFFER_LIMIT:
-            headers.append(("content-length", str(length)))
+            lines += (b"content-length: ", str(length).encode(), b"\r\n")
             body = self._stream_body(receive, length)
         elif length or chunked:
             data = await self._read_body(receive)
-            headers.append(("content-length", str(len(data))))
+            lines += (b"content-length: ", str(len(data)).encode(), b"\r\n")
             body = data
+        elif method in _WITH_CONTENT:
+            lines.append(b"content-length: 0\r\n")
 
-        method = scope["method"]
-        raw_path = scope.get("raw_path") or scope["path"].encode()
+        target: bytes = scope.get("raw_path") or scope["path"].encode()
+        if scope["query_string"]:
+            target += b"?" + scope["query_string"]
+        head = self.upstreams.request_head(service, method, target, b"".join(lines))
         try:
-            upstream, resp = await self.upstreams.request(
-                service, method, raw_path.decode("latin-1"), scope["query_string"], headers, body
-            )
+            upstream, resp = await self.upstreams.exchange(service, method, head, body)
         except Problem as problem:
-            too_large = isinstance(problem.__cause__, BodyTooLarge)
-            if too_large:
+            if isinstance(problem.__cause__, BodyTooLarge):
                 raise PayloadTooLarge(f"request body exceeds {self.max_body} bytes") from None
             raise
         try:
