@@ -63,7 +63,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return None
 
 
-def current_caller(request: Request) -> Caller:
+async def current_caller(request: Request) -> Caller:
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         raise InvalidAccessToken("missing access token")

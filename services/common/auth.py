@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -176,7 +176,7 @@ class InternalAuthMiddleware:
         await resp(scope, receive, send)
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     principal = request.scope.get("state", {}).get("principal")
     if not isinstance(principal, Principal):
         raise Unauthorized()
@@ -186,11 +186,11 @@ def get_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: str) -> Callable[[Request], Principal]:
+def require_roles(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency admitting only callers with one of `roles` (403 otherwise)."""
 
-    def check(request: Request) -> Principal:
-        principal = get_principal(request)
+    async def check(request: Request) -> Principal:
+        principal = await get_principal(request)
         if not principal.has_role(*roles):
             raise Forbidden(f"requires one of the roles: {', '.join(roles)}")
         return principal

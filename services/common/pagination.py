@@ -40,7 +40,7 @@ class PageParams(BaseModel):
     limit: int = 50
 
 
-def page_params(
+async def page_params(
     cursor: Annotated[str | None, Query(max_length=200, description="from `next_cursor`")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = 50,
 ) -> PageParams:
