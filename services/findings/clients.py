@@ -4,13 +4,13 @@ Narrow models: only the fields a finding keeps or checks."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from services.common.cache import TtlCache
 from services.common.gateway_client import GatewayClient
 
 K = TypeVar("K")
@@ -102,25 +102,9 @@ async def _each(keys: set[K], fetch: Callable[[K], Awaitable[V]]) -> dict[K, V]:
     return dict(await asyncio.gather(*(one(k) for k in keys)))
 
 
-class MembershipCache:
+class MembershipCache(TtlCache[uuid.UUID, list[MembershipRef]]):
     """A user's groups, kept a short while in-process: every request needs them to scope its
     query, and a change of staffing may take `ttl` seconds to be seen here."""
 
-    def __init__(self, ttl: float = 30.0, max_entries: int = 10_000) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: dict[uuid.UUID, tuple[float, list[MembershipRef]]] = {}
-
     async def get(self, user_id: uuid.UUID, rounds: RoundsClient) -> list[MembershipRef]:
-        now = time.monotonic()
-        hit = self._entries.get(user_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        found = await rounds.memberships(user_id)
-        if len(self._entries) >= self.max_entries:
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-        self._entries[user_id] = (now + self.ttl, found)
-        return found
-
-    def clear(self) -> None:
-        self._entries.clear()
+        return await self.get_or_load(user_id, rounds.memberships)

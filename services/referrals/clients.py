@@ -4,12 +4,12 @@ narrow models of their answers (the owners may add fields; these ignore them).""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from services.common.cache import TtlCache
 from services.common.gateway_client import GatewayClient
 from services.referrals.errors import ReferenceInvalid
 
@@ -42,29 +42,13 @@ async def memberships(gateway: GatewayClient, user_id: uuid.UUID) -> list[Member
     return [MembershipRef.model_validate(m) for m in body or []]
 
 
-class MembershipCache:
+class MembershipCache(TtlCache[uuid.UUID, list[MembershipRef]]):
     """A user's groups, kept a short while in-process (as the findings service does): every
     read of leads by a non-office user needs them to scope its query, and a change of staffing
     may take `ttl` seconds to be seen here."""
 
-    def __init__(self, ttl: float = 30.0, max_entries: int = 10_000) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: dict[uuid.UUID, tuple[float, list[MembershipRef]]] = {}
-
     async def get(self, user_id: uuid.UUID, gateway: GatewayClient) -> list[MembershipRef]:
-        now = time.monotonic()
-        hit = self._entries.get(user_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        found = await memberships(gateway, user_id)
-        if len(self._entries) >= self.max_entries:
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-        self._entries[user_id] = (now + self.ttl, found)
-        return found
-
-    def clear(self) -> None:
-        self._entries.clear()
+        return await self.get_or_load(user_id, lambda user: memberships(gateway, user))
 
 
 async def findings(gateway: GatewayClient, ids: Sequence[uuid.UUID]) -> list[FindingRef]:
