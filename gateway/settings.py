@@ -27,7 +27,15 @@ class GatewaySettings(AppSettings):
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
     internal_token_ttl_seconds: int = 60
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="largest request body forwarded (JSON, forms)"
+    )
+    max_upload_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        gt=0,
+        description="largest body of a file upload route (evidence); the service's own limit "
+        "is exact, this one only keeps unbounded bodies out",
+    )
     upstream_connect_timeout: float = 2.0
     upstream_read_timeout: float = 30.0
     upstream_pool_size: int = 256

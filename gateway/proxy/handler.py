@@ -14,9 +14,16 @@ from starlette.types import Receive, Scope, Send
 from gateway.identity.errors import InvalidAccessToken
 from gateway.identity.tokens import AccessTokens, Caller, bearer_token
 from gateway.keys import Signer
+from gateway.proxy.routes import is_upload
 from gateway.proxy.transport import HOP_BY_HOP, Upstreams
 from gateway.settings import GatewaySettings
-from services.common.errors import BadRequest, PayloadTooLarge, Problem, problem_response
+from services.common.errors import (
+    BadRequest,
+    LengthRequired,
+    PayloadTooLarge,
+    Problem,
+    problem_response,
+)
 from services.common.requestid import current_request_id
 
 # Bodies up to this size are read whole (one write upstream); larger ones are streamed.
@@ -77,6 +84,7 @@ class Proxy:
         self.access_tokens = access_tokens
         self.upstreams = upstreams
         self.max_body = settings.max_body_bytes
+        self.max_upload = settings.max_upload_bytes
         self.tokens = InternalTokens(signer, settings.internal_token_ttl_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, service: str) -> None:
@@ -126,8 +134,15 @@ class Proxy:
         caller = self.access_tokens.verify(token)
         if length is not None and length < 0:
             raise BadRequest("Content-Length is not a number")
-        if length is not None and length > self.max_body:
-            raise PayloadTooLarge(f"request body exceeds {self.max_body} bytes")
+        method: str = scope["method"]
+        limit = self.max_body
+        if is_upload(method, scope["path"]):
+            # streamed through, never buffered here: so its length must be known up front
+            if chunked:
+                raise LengthRequired("send a file upload with a Content-Length, not chunked")
+            limit = self.max_upload
+        if length is not None and length > limit:
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
 
         rid = current_request_id()
         internal = self.tokens.mint(caller, service, rid)
@@ -137,13 +152,12 @@ class Proxy:
             lines += (b"\r\nx-forwarded-for: ", client[0].encode("latin-1"))
         lines.append(b"\r\n")
 
-        method: str = scope["method"]
         body: bytes | AsyncIterator[bytes] | None = None
         if length is not None and length > BUFFER_LIMIT:
             lines += (b"content-length: ", str(length).encode(), b"\r\n")
-            body = self._stream_body(receive, length)
+            body = self._stream_body(receive, length, limit)
         elif length or chunked:
-            data = await self._read_body(receive)
+            data = await self._read_body(receive, limit)
             lines += (b"content-length: ", str(len(data)).encode(), b"\r\n")
             body = data
         elif method in _WITH_CONTENT:
@@ -157,7 +171,7 @@ class Proxy:
             upstream, resp = await self.upstreams.exchange(service, method, head, body)
         except Problem as problem:
             if isinstance(problem.__cause__, BodyTooLarge):
-                raise PayloadTooLarge(f"request body exceeds {self.max_body} bytes") from None
+                raise PayloadTooLarge(f"request body exceeds {limit} bytes") from None
             raise
         try:
             await send(
@@ -177,7 +191,8 @@ class Proxy:
         finally:
             resp.release()
 
-    async def _read_body(self, receive: Receive) -> bytes:
+    @staticmethod
+    async def _read_body(receive: Receive, limit: int) -> bytes:
         parts: list[bytes] = []
         size = 0
         while True:
@@ -186,13 +201,14 @@ class Proxy:
                 raise BadRequest("client disconnected")
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
-                raise PayloadTooLarge(f"request body exceeds {self.max_body} bytes")
+            if size > limit:
+                raise PayloadTooLarge(f"request body exceeds {limit} bytes")
             parts.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(parts)
 
-    async def _stream_body(self, receive: Receive, declared: int) -> AsyncIterator[bytes]:
+    @staticmethod
+    async def _stream_body(receive: Receive, declared: int, limit: int) -> AsyncIterator[bytes]:
         size = 0
         while True:
             message = await receive()
@@ -200,7 +216,7 @@ class Proxy:
                 raise BodyTooLarge("client went away")
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > declared or size > self.max_body:
+            if size > declared or size > limit:
                 raise BodyTooLarge()
             if chunk:
                 yield chunk

@@ -3,6 +3,8 @@ adds its line here; anything not listed is answered by the gateway itself (or 40
 
 from __future__ import annotations
 
+import re
+
 PREFIX = "/api/v1/"
 
 ROUTES: dict[str, str] = {
@@ -34,3 +36,13 @@ def service_for(path: str) -> str | None:
         return None
     resource = path[len(PREFIX) :].split("/", 1)[0]
     return ROUTES.get(resource)
+
+
+# Paths whose POST carries a file (multipart, streamed through to the service, which applies
+# its own, exact limit): these get the gateway's upload limit instead of its JSON body limit.
+UPLOADS: tuple[re.Pattern[str], ...] = (re.compile(r"^/api/v1/findings/[^/]+/evidence/?$"),)
+
+
+def is_upload(method: str, path: str) -> bool:
+    """Whether the request is a file upload (the larger body limit applies)."""
+    return method == "POST" and any(p.match(path) for p in UPLOADS)

@@ -88,6 +88,12 @@ class Conflict(Problem):
     title_zh = "与当前状态冲突"
 
 
+class LengthRequired(Problem):
+    status = 411
+    title_en = "Content-Length is required for this upload"
+    title_zh = "上传文件须提供 Content-Length"
+
+
 class PreconditionFailed(Problem):
     status = 412
     title_en = "The resource has changed since you read it"

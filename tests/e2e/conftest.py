@@ -20,6 +20,8 @@ from ops.stack import Stack
 from ops.users import create_user
 
 PASSWORD = "correct horse battery staple"
+EVIDENCE_MAX_BYTES = 4 * 1024 * 1024
+GATEWAY_MAX_UPLOAD_BYTES = 6 * 1024 * 1024
 
 
 @dataclass
@@ -44,7 +46,13 @@ def system(database: Db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         db=database,
         ports=ports,
         log_dir=logs,
-        extra_env={"GATEWAY_UPSTREAM_READ_TIMEOUT": "3", "GATEWAY_UPSTREAM_CONNECT_TIMEOUT": "1"},
+        extra_env={
+            "GATEWAY_UPSTREAM_READ_TIMEOUT": "3",
+            "GATEWAY_UPSTREAM_CONNECT_TIMEOUT": "1",
+            # small, so that the upload limits can be crossed cheaply (see test_uploads)
+            "FINDINGS_EVIDENCE_MAX_BYTES": str(EVIDENCE_MAX_BYTES),
+            "GATEWAY_MAX_UPLOAD_BYTES": str(GATEWAY_MAX_UPLOAD_BYTES),
+        },
     )
     user = UserCreate(
         username="office1", display_name="巡察办干部", password=PASSWORD, roles=[Role.office]
