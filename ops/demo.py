@@ -379,7 +379,8 @@ class Loader:
             ("stationed_discipline_group", "派驻第三纪检组"),
         ]
         count = 0
-        for n, finding in enumerate(findings[:6]):
+        confirmed = [f for i, f in enumerate(findings) if i % 3 != 2]  # drafts are not handed over
+        for n, finding in enumerate(confirmed[:6]):
             kind, owner = owners[n % len(owners)]
             item = self.post(
                 "/api/v1/rectifications",

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from services.common.cache import TtlCache
+from services.common.errors import ServiceUnavailable
 from services.common.gateway_client import GatewayClient
 from services.referrals.errors import ReferenceInvalid
 
@@ -24,6 +26,12 @@ class FindingRef(BaseModel):
     target_id: uuid.UUID | None = None
     round_id: uuid.UUID | None = None
     group_id: uuid.UUID | None = None
+    status: str = "confirmed"
+
+
+# A finding is handed over (移交) once the group leader has confirmed it; a draft is not yet the
+# group's finding and a closed one has been dealt with (reopen it first).
+HANDED_OVER_FROM = ("confirmed", "handed_over")
 
 
 class MembershipRef(BaseModel):
@@ -55,13 +63,61 @@ async def findings(gateway: GatewayClient, ids: Sequence[uuid.UUID]) -> list[Fin
     """Each finding, read concurrently; a missing one is a 422 naming `finding_ids.<n>`."""
     answers = await asyncio.gather(*(gateway.get_json(f"/api/v1/findings/{i}") for i in ids))
     errors = [
-        {"field": f"finding_ids.{n}", "message": f"no finding {i}", "code": "not_found"}
+        _error(n, f"no finding {i}", "not_found")
         for n, (i, answer) in enumerate(zip(ids, answers, strict=True))
         if answer is None
     ]
     if errors:
         raise ReferenceInvalid("; ".join(e["message"] for e in errors), errors=errors)
     return [FindingRef.model_validate(a) for a in answers]
+
+
+def _error(n: int, message: str, code: str) -> dict[str, str]:
+    return {"field": f"finding_ids.{n}", "message": message, "code": code}
+
+
+def handable(refs: Sequence[FindingRef]) -> None:
+    """Only confirmed (or already handed-over) findings become leads or rectification items:
+    422 naming each one that is not."""
+    errors = [
+        _error(n, f"finding {r.id} is {r.status}: only a confirmed finding is handed over",
+               "not_confirmed")
+        for n, r in enumerate(refs)
+        if r.status not in HANDED_OVER_FROM
+    ]  # fmt: skip
+    if errors:
+        raise ReferenceInvalid("; ".join(e["message"] for e in errors), errors=errors)
+
+
+async def hand_over(gateway: GatewayClient, refs: Sequence[FindingRef], reason: str) -> None:
+    """Moves each confirmed finding to handed_over (移交) in the findings service, so the
+    finding shows what became of it. Called last, once the record that takes it over is
+    written: a failure here fails (and rolls back) that record too. Until integration events
+    exist this is a synchronous call; a commit failing after it leaves a finding handed over
+    without its record, which the office can reopen."""
+
+    async def one(n: int, ref: FindingRef) -> None:
+        resp = await gateway.request(
+            "POST",
+            f"/api/v1/findings/{ref.id}/transitions",
+            json={"to": "handed_over", "reason": reason},
+        )
+        if resp.status_code in (200, 201):
+            return
+        if resp.status_code == 409:  # moved meanwhile: fine if it is now handed over
+            now = await gateway.get_json(f"/api/v1/findings/{ref.id}")
+            if now is not None and now.get("status") == "handed_over":
+                return
+            state = now.get("status") if now else "gone"
+            raise ReferenceInvalid(
+                f"finding {ref.id} is {state}",
+                errors=[_error(n, f"finding {ref.id} is {state}", "not_confirmed")],
+            )
+        raise ServiceUnavailable(
+            f"the findings service did not hand over finding {ref.id} ({resp.status_code})"
+        )
+
+    await asyncio.gather(*(one(n, r) for n, r in enumerate(refs) if r.status == "confirmed"))
 
 
 async def check_round(gateway: GatewayClient, round_id: uuid.UUID, field: str = "round_id") -> None:
@@ -81,3 +137,47 @@ async def check_target(
             f"{field}: no target {target_id}",
             errors=[{"field": field, "message": f"no target {target_id}", "code": "not_found"}],
         )
+
+
+async def _every(gateway: GatewayClient, path: str, **params: str) -> list[dict[str, Any]]:
+    """Every item of a paginated list (for short lists: terms, rounds of terms)."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = await gateway.get_json(
+            path, limit="200", **params, **({"cursor": cursor} if cursor else {})
+        )
+        if page is None:
+            return items
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+async def rounds_of_terms(
+    gateway: GatewayClient, term_ids: Sequence[uuid.UUID], jurisdiction: str | None
+) -> list[uuid.UUID]:
+    """The rounds of the terms named and/or of the terms of a jurisdiction (both given: the
+    terms that are both), as the rounds service has them. An unknown term is a 422 naming
+    `term_id.<n>`."""
+    terms = list(dict.fromkeys(term_ids))
+    if terms:
+        found = await asyncio.gather(*(gateway.get_json(f"/api/v1/terms/{t}") for t in terms))
+        errors = [
+            {"field": f"term_id.{n}", "message": f"no term {t}", "code": "not_found"}
+            for n, (t, f) in enumerate(zip(terms, found, strict=True))
+            if f is None
+        ]
+        if errors:
+            raise ReferenceInvalid("; ".join(e["message"] for e in errors), errors=errors)
+    if jurisdiction is not None:
+        local = {
+            uuid.UUID(t["id"])
+            for t in await _every(gateway, "/api/v1/terms", jurisdiction=jurisdiction)
+        }
+        terms = [t for t in terms if t in local] if terms else sorted(local)
+    pages = await asyncio.gather(
+        *(_every(gateway, "/api/v1/rounds", term_id=str(t)) for t in terms)
+    )
+    return [uuid.UUID(r["id"]) for page in pages for r in page]

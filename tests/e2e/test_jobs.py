@@ -34,6 +34,8 @@ def test_the_daily_escalation_runs_as_the_referrals_client_and_issues_once(
             },
         )
         assert finding.status_code == 201, finding.text
+        confirm = f"/api/v1/findings/{finding.json()['id']}/transitions"
+        assert gw.post(confirm, json={"to": "confirmed"}).status_code in (200, 201)
         item = gw.post(
             "/api/v1/rectifications",
             json={

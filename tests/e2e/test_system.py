@@ -40,6 +40,16 @@ def test_target_finding_and_lead_through_the_gateway(system: System) -> None:
         assert finding.status_code == 201, finding.text
         assert finding.json()["money_involved"] == "320000.00"
         assert finding.json()["status"] == "draft"
+        fid = finding.json()["id"]
+        # a draft is not yet handed over; confirmed, it is
+        refused = gw.post(
+            "/api/v1/leads",
+            json={"title": "t", "summary": "s", "finding_ids": [fid], "recipient": "other"},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "finding_ids.0"
+        confirmed = gw.post(f"/api/v1/findings/{fid}/transitions", json={"to": "confirmed"})
+        assert confirmed.status_code in (200, 201), confirmed.text
         lead = gw.post(
             "/api/v1/leads",
             json={
@@ -51,14 +61,16 @@ def test_target_finding_and_lead_through_the_gateway(system: System) -> None:
         )
         assert lead.status_code == 201, lead.text
 
-        for path, created in (
-            ("targets", target.json()),
-            ("findings", finding.json()),
-            ("leads", lead.json()),
-        ):
+        for path, created in (("targets", target.json()), ("leads", lead.json())):
             read = gw.get(f"/api/v1/{path}/{created['id']}")
             assert read.status_code == 200
             assert read.json() == created
+        # the finding shows what became of it: handed over, by the referrals service, naming
+        # the lead
+        assert gw.get(f"/api/v1/findings/{fid}").json()["status"] == "handed_over"
+        last = gw.get(f"/api/v1/findings/{fid}/transitions").json()[-1]
+        assert (last["from_status"], last["to_status"]) == ("confirmed", "handed_over")
+        assert lead.json()["id"] in last["reason"]
         listed = gw.get("/api/v1/leads", params={"finding_id": finding.json()["id"]})
         assert [x["id"] for x in listed.json()["items"]] == [lead.json()["id"]]
         me = gw.get("/api/v1/auth/me")

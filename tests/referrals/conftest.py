@@ -5,6 +5,7 @@ answers from `Upstream`, and a clock (`Clock`) the tests move for the routes tha
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,9 +33,12 @@ class Upstream:
 
     findings: dict[str, dict[str, Any]] = field(default_factory=dict)
     rounds: set[str] = field(default_factory=set)
+    terms: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> term, its rounds
     targets: set[str] = field(default_factory=set)
     memberships: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    handed_over: list[tuple[str, str]] = field(default_factory=list)  # (finding id, reason)
+    refuse_transitions: int | None = None  # the status findings answers a transition with
 
     def member(self, user_id: str, group_id: str, role: str = "leader") -> None:
         """Puts a user in an inspection group (rounds' memberships), as `role`."""
@@ -62,15 +66,48 @@ class Upstream:
         }
         return fid
 
-    def round(self) -> str:
+    def round(self, term: str | None = None) -> str:
         rid = str(uuid.uuid4())
         self.rounds.add(rid)
+        if term is not None:
+            self.terms[term]["rounds"].append(rid)
         return rid
+
+    def term(self, jurisdiction: str) -> str:
+        tid = str(uuid.uuid4())
+        self.terms[tid] = {"id": tid, "jurisdiction": jurisdiction, "rounds": []}
+        return tid
+
+    def page(self, items: list[dict[str, Any]], request: httpx.Request) -> httpx.Response:
+        """A list as rounds pages it: `limit` a page, `cursor` the offset here."""
+        start = int(request.url.params.get("cursor", "0"))
+        limit = int(request.url.params.get("limit", "50"))
+        more = start + limit < len(items)
+        return httpx.Response(
+            200,
+            json={
+                "items": items[start : start + limit],
+                "next_cursor": str(start + limit) if more else None,
+            },
+        )
 
     def target(self) -> str:
         tid = str(uuid.uuid4())
         self.targets.add(tid)
         return tid
+
+    def transition(self, finding_id: str, body: dict[str, Any]) -> httpx.Response:
+        """As the findings service moves a finding: only confirmed -> handed_over here."""
+        found = self.findings.get(finding_id)
+        if found is None:
+            return httpx.Response(404)
+        if self.refuse_transitions is not None:
+            return httpx.Response(self.refuse_transitions)
+        if body["to"] != "handed_over" or found["status"] != "confirmed":
+            return httpx.Response(409)
+        found["status"] = "handed_over"
+        self.handed_over.append((finding_id, body["reason"]))
+        return httpx.Response(200, json=found)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -85,6 +122,18 @@ class Upstream:
         if request.method == "GET" and len(parts) == 4 and parts[2] == "findings":
             found = self.findings.get(parts[3])
             return httpx.Response(200, json=found) if found else httpx.Response(404)
+        if request.method == "POST" and len(parts) == 5 and parts[4] == "transitions":
+            return self.transition(parts[3], json.loads(request.content))
+        if request.method == "GET" and path == "/api/v1/terms":
+            place = request.url.params.get("jurisdiction")
+            terms = [t for t in self.terms.values() if t["jurisdiction"] == place]
+            return self.page([{"id": t["id"]} for t in terms], request)
+        if request.method == "GET" and len(parts) == 4 and parts[2] == "terms":
+            term = self.terms.get(parts[3])
+            return httpx.Response(200, json={"id": term["id"]}) if term else httpx.Response(404)
+        if request.method == "GET" and path == "/api/v1/rounds":
+            term = self.terms.get(request.url.params.get("term_id", ""))
+            return self.page([{"id": r} for r in term["rounds"]] if term else [], request)
         if request.method == "GET" and len(parts) == 4 and parts[2] == "rounds":
             if parts[3] in self.rounds:
                 return httpx.Response(200, json={"id": parts[3], "name": "第二轮"})

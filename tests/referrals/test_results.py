@@ -391,14 +391,15 @@ async def test_statistics_show_exactly_what_happened(
         ("closed", "予以了结"),
     ]
     assert [
-        (r["recipient"], r["label"], r["handed_over"], r["cases_filed"])
+        (r["recipient"], r["label"], r["handed_over"], r["received"], r["handled"],
+         r["cases_filed"], r["sanctioned"], r["money_recovered"])
         for r in leads["by_recipient"]
     ] == [
-        ("discipline_commission", "纪委监委", 3, 1),
-        ("organisation_department", "组织部", 1, 0),
-        ("stationed_discipline_group", "派驻纪检组", 1, 0),
-        ("other", "其他单位", 0, 0),
-    ]
+        ("discipline_commission", "纪委监委", 3, 3, 2, 1, 2, "9999999999.99"),
+        ("organisation_department", "组织部", 1, 1, 1, 0, 0, "0.02"),
+        ("stationed_discipline_group", "派驻纪检组", 1, 0, 0, 0, 0, "0.00"),
+        ("other", "其他单位", 0, 0, 0, 0, 0, "0.00"),
+    ]  # fmt: skip
     assert leads["money_recovered"] == "10000000000.01"  # exact: no float on the way
     persons = got["persons"]
     assert {k: v for k, v in persons.items() if isinstance(v, int)} == {
@@ -454,7 +455,7 @@ async def test_statistics_show_exactly_what_happened(
     assert alone["leads"]["money_recovered"] == "0.00"
     # every record, whatever its round
     everything = await stats(client)
-    assert everything["round_ids"] == []
+    assert (everything["scope"], everything["round_ids"]) == ("all", [])
     assert everything["leads"]["handed_over"] >= 6
 
 
@@ -596,3 +597,39 @@ async def test_delta_sync_includes_a_suggestion_changed_at_that_very_instant(
         "/api/v1/suggestions", params={"updated_since": created["updated_at"], "limit": 200}
     )
     assert created["id"] in {x["id"] for x in resp.json()["items"]}
+
+
+async def test_statistics_per_term_and_jurisdiction(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    """A term counts its rounds, a jurisdiction the rounds of its terms (as rounds has them);
+    together they narrow each other; a scope with no rounds counts nothing, never everything."""
+    city, county = f"赤壁市{uuid.uuid4().hex[:6]}", f"嘉鱼县{uuid.uuid4().hex[:6]}"
+    eighth, ninth, elsewhere = upstream.term(city), upstream.term(city), upstream.term(county)
+    r1, r2 = upstream.round(term=eighth), upstream.round(term=eighth)
+    r3, r4 = upstream.round(term=ninth), upstream.round(term=elsewhere)
+    for rnd, n in ((r1, 1), (r2, 2), (r3, 4), (r4, 8)):
+        for _ in range(n):
+            lead = await lead_in(client, upstream, rnd, "discipline_commission", [person("某")])
+            await walk(client, lead["id"], "transferred")
+
+    async def handed_over(**params: Any) -> tuple[int, str, list[str]]:
+        resp = await client.get("/api/v1/leads/stats", params=params)
+        assert resp.status_code == 200, resp.text
+        got = resp.json()
+        return got["leads"]["handed_over"], got["scope"], sorted(got["round_ids"])
+
+    assert await handed_over(term_id=eighth) == (3, "rounds", sorted([r1, r2]))
+    assert (await handed_over(term_id=[eighth, ninth]))[0] == 7
+    assert await handed_over(jurisdiction=city) == (7, "rounds", sorted([r1, r2, r3]))
+    assert (await handed_over(jurisdiction=county))[0] == 8
+    assert (await handed_over(jurisdiction=city, term_id=ninth))[0] == 4
+    assert (await handed_over(term_id=eighth, round_id=r2))[0] == 2
+    # scopes that hold no rounds: nothing, not everything
+    assert await handed_over(jurisdiction=county, term_id=eighth) == (0, "rounds", [])
+    assert (await handed_over(jurisdiction="没有届次的辖区"))[0] == 0
+    assert (await handed_over(term_id=eighth, round_id=r4))[0] == 0
+    # an unknown term names itself
+    resp = await client.get("/api/v1/leads/stats", params={"term_id": [eighth, str(uuid.uuid4())]})
+    assert resp.status_code == 422
+    assert [e["field"] for e in resp.json()["errors"]] == ["term_id.1"]

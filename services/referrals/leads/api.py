@@ -143,7 +143,9 @@ leads = APIRouter(prefix="/api/v1/leads", tags=["leads"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="登记问题线索 Register a lead",
-    description="From one or more findings (each must exist: 422 naming `finding_ids.<n>`). "
+    description="From one or more findings (each must exist and be confirmed by its group's "
+    "leader: 422 naming `finding_ids.<n>`); each confirmed finding moves to handed over "
+    "(已移交) in the findings service, with this record named in its history. "
     "The lead starts as a draft; its round is `round_id` or the findings' common round.",
     responses=problem_responses(Forbidden, ReferenceInvalid),
 )

@@ -172,6 +172,7 @@ class LeadService:
     async def create(self, data: LeadCreate, by: Principal, gateway: GatewayClient) -> Lead:
         ids = list(dict.fromkeys(data.finding_ids))  # the order the caller gave, without repeats
         refs = await clients.findings(gateway, ids)
+        clients.handable(refs)
         round_id = data.round_id
         if round_id is not None:
             await clients.check_round(gateway, round_id)
@@ -190,6 +191,7 @@ class LeadService:
             )
         )
         await self.repo.replace_subjects(lead.id, [_subject_row(s) for s in data.subjects])
+        await clients.hand_over(gateway, refs, f"移交问题线索（{lead.id}）")
         return lead
 
     async def _for_change(

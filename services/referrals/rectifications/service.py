@@ -104,6 +104,7 @@ class RectificationService:
         _not_past(data.deadline, "deadline")
         ids = list(dict.fromkeys(data.finding_ids))
         refs = await clients.findings(gateway, ids)
+        clients.handable(refs)
         round_id = data.round_id
         if round_id is not None:
             await clients.check_round(gateway, round_id)
@@ -122,6 +123,7 @@ class RectificationService:
             )
         )
         await self.session.refresh(item)
+        await clients.hand_over(gateway, refs, f"列入整改事项（{item.id}）")
         return item
 
     async def _for_change(

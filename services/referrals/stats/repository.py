@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, cast, func, or_, select, true
+from sqlalchemy import ColumnElement, Integer, and_, cast, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -44,15 +44,22 @@ S = LeadStatus
 RECEIVED = (S.received.value, S.handling.value, S.case_filed.value, S.concluded.value)
 
 
-def _in_rounds(column: Any, round_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
-    return column.in_(round_ids) if round_ids else true()
+Rounds = Sequence[uuid.UUID] | None  # None: every record; empty: none (a scope with no rounds)
 
 
-def _made_in_rounds(model: Any, round_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+def _in_rounds(column: Any, round_ids: Rounds) -> ColumnElement[bool]:
+    if round_ids is None:
+        return true()
+    return column.in_(round_ids) if round_ids else false()
+
+
+def _made_in_rounds(model: Any, round_ids: Rounds) -> ColumnElement[bool]:
     """A lead or item of the rounds: its own round, or, having none (findings of several
     rounds), a finding of one of them."""
-    if not round_ids:
+    if round_ids is None:
         return true()
+    if not round_ids:
+        return false()
     of_rounds = access.findings_where(FindingSnapshot.round_id.in_(round_ids))
     return or_(
         model.round_id.in_(round_ids),
@@ -66,7 +73,7 @@ def _count(*where: ColumnElement[bool] | InstrumentedAttribute[bool]) -> Any:
     return cast(counted, Integer)
 
 
-def _leads(round_ids: Sequence[uuid.UUID]) -> Any:
+def _leads(round_ids: Rounds) -> Any:
     sent = Lead.status.in_(access.SENT)
     case = Lead.case_number.is_not(None)
     return (
@@ -91,7 +98,25 @@ def _leads(round_ids: Sequence[uuid.UUID]) -> Any:
                 for r in LeadRecipient
             ),
             *(
+                _count(Lead.status.in_(RECEIVED), Lead.recipient == r.value).label(
+                    f"received_{r.value}"
+                )
+                for r in LeadRecipient
+            ),
+            *(
+                _count(Lead.handling.is_not(None), Lead.recipient == r.value).label(
+                    f"handled_{r.value}"
+                )
+                for r in LeadRecipient
+            ),
+            *(
                 _count(case, Lead.recipient == r.value).label(f"case_{r.value}")
+                for r in LeadRecipient
+            ),
+            *(
+                func.coalesce(func.sum(Lead.money_recovered).filter(Lead.recipient == r.value), 0)
+                .cast(MONEY)
+                .label(f"money_{r.value}")
                 for r in LeadRecipient
             ),
             func.coalesce(func.sum(Lead.money_recovered), 0).cast(MONEY).label("money_recovered"),
@@ -101,7 +126,7 @@ def _leads(round_ids: Sequence[uuid.UUID]) -> Any:
     )
 
 
-def _subjects(round_ids: Sequence[uuid.UUID]) -> Any:
+def _subjects(round_ids: Rounds) -> Any:
     s = LeadSubject
     party = s.party_sanction.is_not(None)
     government = s.government_sanction.is_not(None)
@@ -120,6 +145,10 @@ def _subjects(round_ids: Sequence[uuid.UUID]) -> Any:
             _count(case).label("subjects_of_filed_cases"),
             _count(sanctioned).label("sanctioned"),
             _count(sanctioned, ~case).label("sanctioned_without_case"),
+            *(
+                _count(sanctioned, Lead.recipient == r.value).label(f"sanctioned_{r.value}")
+                for r in LeadRecipient
+            ),
             _count(party).label("party_sanctioned"),
             _count(government).label("government_sanctioned"),
             *(_count(s.party_sanction == k.value).label(f"party_{k.value}") for k in PartySanction),
@@ -143,7 +172,7 @@ def _subjects(round_ids: Sequence[uuid.UUID]) -> Any:
     )
 
 
-def _items(round_ids: Sequence[uuid.UUID]) -> Any:
+def _items(round_ids: Rounds) -> Any:
     i = RectificationItem
     signed_off = i.status == RectificationStatus.signed_off.value
     return (
@@ -160,7 +189,7 @@ def _items(round_ids: Sequence[uuid.UUID]) -> Any:
     )
 
 
-def _results(round_ids: Sequence[uuid.UUID]) -> Any:
+def _results(round_ids: Rounds) -> Any:
     suggestions = (
         select(
             _count().label("suggestions"),
@@ -180,7 +209,7 @@ def _results(round_ids: Sequence[uuid.UUID]) -> Any:
     return suggestions, rules
 
 
-async def figures(session: AsyncSession, round_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
+async def figures(session: AsyncSession, round_ids: Rounds) -> dict[str, Any]:
     """Every figure, by label, in one round trip."""
     leads, subjects, items = _leads(round_ids), _subjects(round_ids), _items(round_ids)
     suggestions, rules = _results(round_ids)

@@ -35,7 +35,11 @@ class RecipientFigures(BaseModel):
     recipient: LeadRecipient
     label: str
     handed_over: int = Field(description="移交线索（件）")
+    received: int = Field(description="已接收（件）")
+    handled: int = Field(description="已确定处置方式（件）")
     cases_filed: int = Field(description="立案（件）")
+    sanctioned: int = Field(description="给予党政纪处分（人）")
+    money_recovered: Decimal = Field(description="追回资金（元）")
 
 
 class LeadFigures(BaseModel):
@@ -91,10 +95,16 @@ class Check(BaseModel):
 
 
 class Stats(BaseModel):
-    round_ids: list[uuid.UUID] = Field(
-        description="the rounds counted; empty: all records. A lead or item of findings of "
-        "several rounds (no round of its own) counts in each of them, once"
+    scope: str = Field(
+        description="what was counted: `all` (every record) or `rounds` (the rounds listed)"
     )
+    round_ids: list[uuid.UUID] = Field(
+        description="the rounds counted (asked for, or those of the terms and jurisdiction "
+        "asked for); empty with scope `all`. A lead or item of findings of several rounds (no "
+        "round of its own) counts in each of them, once"
+    )
+    term_ids: list[uuid.UUID] = Field(description="the terms asked for")
+    jurisdiction: str | None = Field(description="the jurisdiction asked for")
     as_of: date = Field(description="the day (Asia/Shanghai) overdue is judged on")
     leads: LeadFigures
     persons: PersonFigures

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -93,7 +93,16 @@ def checks(row: dict[str, Any]) -> list[Check]:
     ]  # fmt: skip
 
 
-def build(row: dict[str, Any], round_ids: Sequence[uuid.UUID]) -> Stats:
+@dataclass(frozen=True)
+class Scope:
+    """What the statistics cover: `round_ids` None is every record."""
+
+    round_ids: list[uuid.UUID] | None
+    term_ids: list[uuid.UUID] = field(default_factory=list)
+    jurisdiction: str | None = None
+
+
+def build(row: dict[str, Any], scope: Scope) -> Stats:
     leads = LeadFigures(
         handed_over=row["handed_over"],
         received=row["received"],
@@ -108,7 +117,11 @@ def build(row: dict[str, Any], round_ids: Sequence[uuid.UUID]) -> Stats:
                 recipient=r,
                 label=r.label,
                 handed_over=row[f"sent_{r.value}"],
+                received=row[f"received_{r.value}"],
+                handled=row[f"handled_{r.value}"],
                 cases_filed=row[f"case_{r.value}"],
+                sanctioned=row[f"sanctioned_{r.value}"],
+                money_recovered=Decimal(row[f"money_{r.value}"]).quantize(CENT),
             )
             for r in LeadRecipient
         ],
@@ -139,7 +152,10 @@ def build(row: dict[str, Any], round_ids: Sequence[uuid.UUID]) -> Stats:
     )
     found = checks(row)
     return Stats(
-        round_ids=list(round_ids),
+        scope="all" if scope.round_ids is None else "rounds",
+        round_ids=scope.round_ids or [],
+        term_ids=scope.term_ids,
+        jurisdiction=scope.jurisdiction,
         as_of=today(),
         leads=leads,
         persons=persons,
@@ -156,6 +172,5 @@ def build(row: dict[str, Any], round_ids: Sequence[uuid.UUID]) -> Stats:
     )
 
 
-async def stats(session: AsyncSession, round_ids: Sequence[uuid.UUID]) -> Stats:
-    ids = list(dict.fromkeys(round_ids))
-    return build(await repository.figures(session, ids), ids)
+async def stats(session: AsyncSession, scope: Scope) -> Stats:
+    return build(await repository.figures(session, scope.round_ids), scope)
