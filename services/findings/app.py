@@ -1,4 +1,4 @@
-"""Findings service (问题): findings, evidence, responsibility chains, unit portraits."""
+"""Findings service (问题): findings, evidence, comments, responsibility chains, unit portraits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from services.common.app import create_service_app
 from services.common.auth import KeySet
 from services.findings import api
 from services.findings.clients import MembershipCache
+from services.findings.comments import api as comments_api
 from services.findings.evidence import api as evidence_api
 from services.findings.models import idempotency_keys
 from services.findings.settings import FindingsSettings
@@ -24,8 +25,8 @@ def create_app(settings: FindingsSettings | None = None, keys: KeySet | None = N
     app = create_service_app(
         settings,
         title="巡察问题服务 Findings",
-        description="问题登记、证据、责任倒查与单位素描像。",
-        routers=[*api.routers, *evidence_api.routers, *tracing_api.routers],
+        description="问题登记、证据、评论、责任倒查与单位素描像。",
+        routers=[*api.routers, *evidence_api.routers, *comments_api.routers, *tracing_api.routers],
         migrations_dir=MIGRATIONS,
         idempotency=idempotency_keys,
         keys=keys,

@@ -3,7 +3,7 @@
 Ids owned by the rounds service (assignment, round, group, target, category) are kept with a
 snapshot of what a finding must show (target name, category code and name). Every mutable table
 has `version` (the ETag, bumped by SQLAlchemy on UPDATE) and `updated_at` (delta sync); deleted
-findings are recorded in `tombstones`.
+findings and comments are recorded in `tombstones`.
 """
 
 from __future__ import annotations
@@ -195,3 +195,35 @@ class ResponsibilityLink(Base):
     note: Mapped[str] = mapped_column(Text, server_default=text("''"))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = _created()
+
+
+class FindingComment(Base):
+    """评论（意见）: a remark on a finding by its group, the office or an expert consulted on it.
+
+    `author_name` is a display copy of the name the author's token carried when writing (none if
+    it carried none). Mutable like a finding: `version` is its ETag, `updated_at` drives delta
+    sync."""
+
+    __tablename__ = "finding_comments"
+    __table_args__ = (
+        CheckConstraint("char_length(body) BETWEEN 1 AND 5000", name="body_length"),
+        Index("ix_finding_comments_finding_id_created_at_id", "finding_id", "created_at", "id"),
+        Index("ix_finding_comments_finding_id_updated_at", "finding_id", "updated_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    finding_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("findings.id", ondelete="CASCADE")
+    )
+    author: Mapped[str] = mapped_column(String(64))
+    author_name: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}

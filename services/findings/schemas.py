@@ -285,3 +285,41 @@ class Portrait(BaseModel):
     by_category: list[CategoryCount]
     by_severity: dict[str, int]
     responsibility: list[DutyCount]
+
+
+CommentText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=5000),
+    Field(description="评论内容：1–5000 字（首尾空白去掉后），不可为空白"),
+]
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: CommentText
+
+
+class CommentUpdate(BaseModel):
+    """`body` is required, unlike the all-optional updates elsewhere: it is all a comment has to
+    change, so a PATCH without it could only be a mistake."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: CommentText
+
+
+class CommentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    finding_id: uuid.UUID
+    author: str = Field(description="the author's user id")
+    author_name: str | None = Field(description="the author's name when the comment was written")
+    body: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+CommentPage = Page[CommentRead]
