@@ -15,7 +15,8 @@ from typing import Annotated, Any, Generic, TypeVar
 import orjson
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.common.errors import ValidationFailed
@@ -32,6 +33,13 @@ class Page(BaseModel, Generic[T]):
     )
     deleted: list[uuid.UUID] | None = Field(
         default=None, description="with `updated_since`: ids deleted since then (delta sync)"
+    )
+    sync_from: datetime | None = Field(
+        default=None,
+        description="on the first page of a list that supports delta sync: send it as "
+        "`updated_since` next time. Everything changed before it is in this answer (or was "
+        "deleted); a change still being written when this was answered is at or after it. "
+        "Use it rather than the newest `updated_at` seen, which can skip such a change.",
     )
 
 
@@ -93,3 +101,21 @@ def make_page(rows: Sequence[Any], params: PageParams, item: type[M]) -> Page[M]
     rows = rows[: params.limit]
     next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
     return Page[M](items=[item.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+# The oldest start of any transaction of this role that is still open, else now: every row whose
+# `updated_at` (= now(), the start of the transaction that wrote it) is earlier has committed.
+# A long transaction can commit a row stamped before a newer one a client has already seen;
+# a watermark taken from the rows seen would skip it, this one cannot. Sessions of the same
+# role are visible in pg_stat_activity without any extra privilege.
+_WATERMARK = text(
+    "SELECT least(now(), coalesce(min(xact_start), now())) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND usename = current_user "
+    "AND xact_start IS NOT NULL AND pid <> pg_backend_pid()"
+)
+
+
+async def sync_watermark(session: AsyncSession) -> datetime:
+    """Where the next delta sync must start from; taken before the rows are read."""
+    mark: datetime = (await session.execute(_WATERMARK)).scalar_one()
+    return mark

@@ -17,7 +17,7 @@ from services.common.errors import (
     problem_responses,
 )
 from services.common.gateway_client import Gateway
-from services.common.pagination import Paging, encode_cursor
+from services.common.pagination import Paging, encode_cursor, sync_watermark
 from services.findings.access import CurrentScope
 from services.findings.clients import RoundsClient
 from services.findings.enums import FindingStatus, Severity
@@ -130,7 +130,8 @@ async def delete_finding(
     summary="问题列表 List the findings you may see",
     description="Keyset pages (`cursor`). With `updated_since` (delta sync): findings changed at "
     "or after that instant (an instant is never skipped, so one may come again) and, on the "
-    "first page, the ids deleted since then.",
+    "first page, the ids deleted since then, and `sync_from`: the `updated_since` of the next "
+    "sync (keep the first page's when paging).",
 )
 async def list_findings(
     session: DbSession,
@@ -146,6 +147,7 @@ async def list_findings(
     updated_since: datetime | None = None,
 ) -> FindingPage:
     repo = FindingRepository(session)
+    mark = await sync_watermark(session) if paging.cursor is None else None
     rows = await repo.search(
         paging,
         scope,
@@ -164,6 +166,7 @@ async def list_findings(
     page = FindingPage(
         items=await service.read_many(shown),
         next_cursor=encode_cursor(shown[-1].created_at, shown[-1].id) if more else None,
+        sync_from=mark,
     )
     if updated_since is not None and paging.cursor is None:
         page.deleted = await repo.deleted_since(scope, updated_since)

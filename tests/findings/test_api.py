@@ -8,6 +8,9 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
+from ops.stack import Database
 from services.findings.idnumber import check_character
 from tests.findings.conftest import World
 
@@ -452,3 +455,59 @@ async def test_recurrence_is_flagged_on_confirm(world: World) -> None:
         headers=world.as_(world.leader_a),
     )
     assert (confirmed.json()["recurrent"], confirmed.json()["recurrence_of"]) == (False, None)
+
+
+async def test_delta_sync_never_skips_a_change_a_long_transaction_commits_late(
+    world: World, database: Database
+) -> None:
+    """A write is stamped with the start of its transaction. One that started before a newer,
+    already seen write commits after the client's sync: the newest `updated_at` the client saw
+    is past it, but `sync_from` is not, so the next sync brings it."""
+    member = world.as_(world.member_a)
+    first = await world.create(title="先登记的问题")
+    slow = await asyncpg.connect(database.urls["findings"].replace("+asyncpg", ""))
+    try:
+        tx = slow.transaction()
+        await tx.start()
+        started = await slow.fetchval("SELECT now()")
+        await asyncio.sleep(0.05)
+        await slow.execute(
+            "UPDATE findings.findings SET title = '迟到的修改', updated_at = now(), "
+            "version = version + 1 WHERE id = $1",
+            uuid.UUID(first["id"]),
+        )
+        second = await world.create(title="后登记的问题")  # committed while the first is open
+        page = (
+            await world.http.get(
+                "/api/v1/findings",
+                params={"updated_since": first["updated_at"]},
+                headers=member,
+            )
+        ).json()
+        seen = {f["id"]: f for f in page["items"]}
+        assert seen[first["id"]]["title"] == "先登记的问题"  # the late change is not visible yet
+        assert second["id"] in seen
+        newest_seen = max(datetime.fromisoformat(f["updated_at"]) for f in seen.values())
+        sync_from = datetime.fromisoformat(page["sync_from"])
+        assert sync_from <= started < newest_seen
+        await tx.commit()
+    finally:
+        await slow.close()
+    # the late change is stamped before what the client saw: only `sync_from` catches it
+    after_newest = (
+        await world.http.get(
+            "/api/v1/findings",
+            params={"updated_since": newest_seen.isoformat()},
+            headers=member,
+        )
+    ).json()
+    assert first["id"] not in [f["id"] for f in after_newest["items"]]
+    after_mark = (
+        await world.http.get(
+            "/api/v1/findings", params={"updated_since": page["sync_from"]}, headers=member
+        )
+    ).json()
+    late = {f["id"]: f for f in after_mark["items"]}
+    assert late[first["id"]]["title"] == "迟到的修改"
+    # with nothing open, the mark is simply now: after the newest change
+    assert datetime.fromisoformat(after_mark["sync_from"]) >= newest_seen

@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import func
 
 from services.common.concurrency import check_if_match
-from services.common.pagination import PageParams, make_page
+from services.common.pagination import PageParams, make_page, sync_watermark
 from services.findings.comments.errors import CommentNotFound, NotACommenter, NotCommentAuthor
 from services.findings.comments.repository import CommentRepository
 from services.findings.errors import FindingNotFound
@@ -70,8 +70,10 @@ class CommentService:
         """Oldest first. With `updated_since`: the comments written or changed since then and,
         on the first page, the ids of those deleted since then."""
         finding = await self.findings.get(finding_id)
+        mark = await sync_watermark(self.session) if params.cursor is None else None
         rows = await self.repo.of_finding(finding.id, params, updated_since)
         page = make_page(rows, params, CommentRead)
+        page.sync_from = mark
         if updated_since is not None and params.cursor is None:
             page.deleted = await self.repo.deleted_since(finding.id, updated_since)
         return page
