@@ -4,13 +4,15 @@ an httpx.MockTransport (the gateway client is the real one)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.stack import Database
 from services.common.auth import KeySet
@@ -20,6 +22,38 @@ from services.findings.settings import FindingsSettings
 from tests.conftest import MintToken, serve
 
 MAX_EVIDENCE = 2 * 1024 * 1024
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+PDF = b"%PDF-1.7\n" + b"0" * 9000
+
+
+def stored_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+class CommitFailed(RuntimeError):
+    pass
+
+
+@contextmanager
+def commits_fail(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every commit inside fails before reaching the database (as a serialization failure or a
+    lost connection at COMMIT would): the request's transaction is rolled back."""
+
+    async def fail(self: AsyncSession) -> None:
+        raise CommitFailed("the commit failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(AsyncSession, "commit", fail)
+        yield
+
+
+async def failed(request: Any) -> None:
+    """The request whose commit fails: answered 500 (or, in-process, the error propagates)."""
+    try:
+        resp = await request
+    except CommitFailed:
+        return
+    assert resp.status_code == 500, resp.text
 
 
 @dataclass
@@ -147,15 +181,21 @@ class World:
 
 
 @pytest.fixture
-async def world(
-    database: Database, test_keys: KeySet, mint: MintToken, tmp_path: Path
-) -> AsyncIterator[World]:
-    settings = FindingsSettings(
+def findings_settings(database: Database, tmp_path: Path) -> FindingsSettings:
+    """The settings `world` runs the app with (a test module may override this fixture)."""
+    return FindingsSettings(
         database_url=database.urls["findings"],
         client_secret="test-secret",
         evidence_dir=tmp_path / "evidence",
         evidence_max_bytes=MAX_EVIDENCE,
     )
+
+
+@pytest.fixture
+async def world(
+    findings_settings: FindingsSettings, test_keys: KeySet, mint: MintToken
+) -> AsyncIterator[World]:
+    settings = findings_settings
     rounds = FakeRounds()
     app = create_app(settings, keys=test_keys)
     async with serve(app) as http:

@@ -4,49 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.findings.evidence.storage import EvidenceTampered
-from tests.findings.conftest import MAX_EVIDENCE, World
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
-PDF = b"%PDF-1.7\n" + b"0" * 9000
-
-
-def stored_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
-
-
-class CommitFailed(RuntimeError):
-    pass
-
-
-@contextmanager
-def commits_fail(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every commit inside fails before reaching the database (as a serialization failure or a
-    lost connection at COMMIT would): the request's transaction is rolled back."""
-
-    async def fail(self: AsyncSession) -> None:
-        raise CommitFailed("the commit failed")
-
-    with monkeypatch.context() as m:
-        m.setattr(AsyncSession, "commit", fail)
-        yield
-
-
-async def failed(request: Any) -> None:
-    """The request whose commit fails: answered 500 (or, in-process, the error propagates)."""
-    try:
-        resp = await request
-    except CommitFailed:
-        return
-    assert resp.status_code == 500, resp.text
+from tests.findings.conftest import (
+    MAX_EVIDENCE,
+    PDF,
+    PNG,
+    World,
+    commits_fail,
+    failed,
+    stored_files,
+)
 
 
 async def test_upload_list_download_delete(world: World) -> None:

@@ -3,12 +3,13 @@ against the SHA-256 recorded at upload, delete while the finding is a draft. How
 the transaction (removed only once a delete commits, an upload removed if it does not commit):
 see `storage`.
 
-A download is read from disk once, in chunks, hashed while it is sent, with the last chunk held
-back until the hash is known (chosen over verifying into a temporary copy: no second write of
-a file of up to hundreds of MB, and no gap between checking and sending). A file that fits in
-one chunk (1 MiB) and fails the check is answered 500 evidence-corrupted before anything is
-sent; a larger one that fails is cut off (logged, the connection closed, the body short of its
-Content-Length), so a client never receives a complete tampered file.
+A download is read from the store (disk or bucket) once, in chunks, hashed while it is sent,
+with the last chunk held back until the hash is known (chosen over verifying into a temporary
+copy: no second write of a file of up to hundreds of MB, and no gap between checking and
+sending). A file that fits in one chunk (1 MiB) and fails the check is answered 500
+evidence-corrupted before anything is sent; a larger one that fails is cut off (logged, the
+connection closed, the body short of its Content-Length), so a client never receives a complete
+tampered file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from services.findings.errors import (
     FindingNotFound,
 )
 from services.findings.evidence.repository import EvidenceRepository
-from services.findings.evidence.storage import EvidenceStore, EvidenceTampered, Store
+from services.findings.evidence.storage import EvidenceTampered, Store
 from services.findings.models import Evidence
 from services.findings.schemas import EvidenceRead
 from services.findings.service import FindingService
@@ -89,7 +90,7 @@ async def upload_evidence(
         request.stream(),
         evidence_id,
     )
-    store.remove_unless_committed(service.session, EvidenceStore.key_for(evidence_id))
+    store.remove_unless_committed(service.session, upload.key)
     row = Evidence(
         id=evidence_id,
         finding_id=finding.id,
@@ -97,7 +98,7 @@ async def upload_evidence(
         content_type=upload.content_type.value,
         size=upload.size,
         sha256=upload.sha256,
-        storage_key=EvidenceStore.key_for(evidence_id),
+        storage_key=upload.key,
         uploaded_by=service.scope.subject,
     )
     await EvidenceRepository(service.session).add(row)

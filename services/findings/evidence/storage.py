@@ -1,23 +1,39 @@
-"""Evidence files: a multipart upload streamed to disk chunk by chunk (never held whole in
-memory), hashed (SHA-256) and sized while it streams, its type told by its first bytes, not its
-name. Over the size limit, of an unknown type or not well-formed multipart, the partial file is
-removed and nothing stays.
+"""Evidence files: a multipart upload streamed to a temporary file chunk by chunk (never held
+whole in memory), hashed (SHA-256) and sized while it streams, its type told by its first bytes,
+not its name. Over the size limit, of an unknown type or not well-formed multipart, the partial
+file is removed and nothing is stored. Only then is the finished file handed to the backend,
+which keeps it under a key (`<id[:2]>/<id>`):
 
-Files and rows commit separately, so the disk follows the database's outcome:
+- `LocalBackend` (`evidence_store=local`, the default): a directory, `<evidence_dir>/<key>`.
+- `S3Backend` (`evidence_store=s3`, in `s3`): an S3-compatible bucket, `<s3_prefix><key>`.
 
-- An upload is written under `tmp/<id>.part`, then moved into place before its row is added,
-  and marked "remove unless committed": if the request's transaction rolls back (the handler
-  fails, the commit fails, the idempotency middleware discards the response) the file is
-  removed when the transaction ends. (Chosen over "keep a temp name and sweep": no sweeper to
-  run, and the file is in place before the row naming it can commit.)
+Receiving, hashing, checking downloads and following the transaction are `EvidenceStore`'s, the
+same for both; a backend only puts a finished file at a key, opens a key to read, and deletes
+keys (`EvidenceBackend`). Uploads in progress are always local, `<evidence_dir>/tmp/<id>.part`.
+
+Backends are plain blocking code, and `EvidenceStore` makes each call in a worker thread
+(`anyio.to_thread`), as it already did for the disk. Chosen over an async S3 client
+(aiobotocore): one code path for both backends; boto3's managed upload (parts sent in parallel,
+each retried) comes for free; and no second HTTP stack pinned to exact botocore versions. The
+cost, a thread per call in flight, is the one the disk already paid.
+
+Files and rows commit separately, so the stored files follow the database's outcome:
+
+- An upload is stored at its key before its row is added, and marked "remove unless
+  committed": if the request's transaction rolls back (the handler fails, the commit fails, the
+  idempotency middleware discards the response) the file is removed when the transaction ends.
+  (Chosen over "keep a temp name and sweep": no sweeper to run, and the file is in place before
+  the row naming it can commit.)
 - A file whose row is deleted (one evidence item, or every item of a deleted draft finding) is
   marked "remove once committed": it is removed only after the transaction commits, so a failed
   or rolled-back delete still has its file.
 
 Both hang off the SQLAlchemy session's end-of-transaction events, so they follow whoever commits
-(the request boundary or the idempotency middleware). A crash between the commit and the removal
-leaves an orphan file (never a row without its file); so does a crash in the middle of an upload
-(a `tmp/*.part`).
+(the request boundary or the idempotency middleware). The removal runs in a worker thread that
+the commit (or rollback) awaits, through the greenlet SQLAlchemy's asyncio layer runs the event
+in: done when the commit returns, and the event loop never waits on the disk or on S3. A crash
+between the commit and the removal leaves an orphan file (never a row without its file); so does
+a crash in the middle of an upload (a `tmp/*.part`).
 
 A download is read once, in chunks, hashed as it is sent (`read_checked`).
 """
@@ -28,10 +44,11 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, cast
+from typing import Annotated, Any, BinaryIO, Protocol, cast
 
 import anyio
 from fastapi import Depends, Request
@@ -40,9 +57,12 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import await_only
+from sqlalchemy.util.concurrency import in_greenlet
 
 from services.common.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from services.findings.enums import EvidenceType
+from services.findings.evidence.s3 import S3Backend
 from services.findings.settings import FindingsSettings
 
 log = logging.getLogger(__name__)
@@ -79,7 +99,7 @@ class StoredUpload:
     content_type: EvidenceType
     size: int
     sha256: str
-    path: Path
+    key: str
 
 
 @dataclass
@@ -96,15 +116,56 @@ class _State:
     pending: list[bytes] = field(default_factory=list)
 
 
-class EvidenceStore:
-    """A local directory: `<dir>/<id[:2]>/<id>`, with `tmp/` for uploads in progress."""
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
 
-    def __init__(self, root: Path, max_bytes: int) -> None:
+    def close(self) -> None: ...
+
+
+class EvidenceBackend(Protocol):
+    """Where finished files are kept. Blocking calls, each made in a worker thread by
+    `EvidenceStore`, several at once."""
+
+    def put(self, tmp: Path, key: str, sha256: str) -> None:
+        """Keeps the finished upload `tmp` at `key` (whatever is left of `tmp` is removed
+        afterwards). On failure nothing is kept at `key`."""
+
+    def open(self, key: str) -> Readable:
+        """The file at `key`, to read from its start; `FileNotFoundError` if there is none."""
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Removes the files at `keys`; one already gone is no error."""
+
+
+class LocalBackend:
+    """A local directory: `<root>/<id[:2]>/<id>`."""
+
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.max_bytes = max_bytes
 
-    def path_of(self, key: str) -> Path:
-        return self.root / key
+    def put(self, tmp: Path, key: str, sha256: str) -> None:
+        final = self.root / key
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+
+    def open(self, key: str) -> BinaryIO:
+        return (self.root / key).open("rb")
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            try:
+                (self.root / key).unlink(missing_ok=True)
+            except OSError:  # the others still go
+                log.exception("could not remove evidence file %s", key)
+
+
+class EvidenceStore:
+    """Evidence files kept by `backend`, received through `tmp_dir`."""
+
+    def __init__(self, backend: EvidenceBackend, tmp_dir: Path, max_bytes: int) -> None:
+        self.backend = backend
+        self.tmp_dir = tmp_dir
+        self.max_bytes = max_bytes
 
     @staticmethod
     def key_for(evidence_id: uuid.UUID) -> str:
@@ -118,6 +179,8 @@ class EvidenceStore:
         evidence_id: uuid.UUID,
         field_name: str = "file",
     ) -> StoredUpload:
+        """The upload streamed into `tmp/<id>.part`, then kept by the backend at
+        `key_for(evidence_id)`. Nothing is kept when this raises."""
         ctype, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
         if ctype != b"multipart/form-data" or not boundary:
@@ -125,9 +188,10 @@ class EvidenceStore:
         declared = int(content_length) if content_length and content_length.isdigit() else 0
         if declared > self.max_bytes + MULTIPART_OVERHEAD:
             raise PayloadTooLarge(f"evidence files are limited to {self.max_bytes} bytes")
-        tmp_dir = self.root / "tmp"
+        tmp_dir = self.tmp_dir
         await anyio.to_thread.run_sync(lambda: tmp_dir.mkdir(parents=True, exist_ok=True))
         tmp = tmp_dir / f"{evidence_id.hex}.part"
+        key = self.key_for(evidence_id)
         digest = hashlib.sha256()
         state = _State()
         parser = MultipartParser(boundary, cast(Any, _callbacks(state, field_name)))
@@ -148,12 +212,11 @@ class EvidenceStore:
             if state.kind is None:  # an empty file
                 raise UnsupportedMediaType(_unsupported())
             await anyio.to_thread.run_sync(out.close)
-            final = self.path_of(self.key_for(evidence_id))
-            await anyio.to_thread.run_sync(_move, tmp, final)
+            await anyio.to_thread.run_sync(_keep, self.backend, tmp, key, digest.hexdigest())
         except BaseException:
             await anyio.to_thread.run_sync(_discard, out, tmp)
             raise
-        return StoredUpload(state.filename, state.kind, state.size, digest.hexdigest(), final)
+        return StoredUpload(state.filename, state.kind, state.size, digest.hexdigest(), key)
 
     async def _drain(
         self, state: _State, digest: hashlib._Hash, out: BinaryIO, *, final: bool = False
@@ -187,12 +250,12 @@ class EvidenceStore:
         out unchecked: a file read in one chunk fails before its first byte is handed over; a
         larger one is cut short."""
         try:
-            f = await anyio.open_file(self.path_of(key), "rb")
+            f = await anyio.to_thread.run_sync(self.backend.open, key)
         except FileNotFoundError:
             raise EvidenceTampered(f"{key}: the file is missing") from None
-        async with f:
+        try:
             digest, total, held = hashlib.sha256(), 0, b""
-            while chunk := await f.read(CHUNK):
+            while chunk := await anyio.to_thread.run_sync(_read_chunk, f):
                 total += len(chunk)
                 if total > size:
                     raise EvidenceTampered(f"{key}: longer than the {size} bytes recorded")
@@ -204,14 +267,17 @@ class EvidenceStore:
                 raise EvidenceTampered(f"{key}: does not match its recorded SHA-256")
             if held:
                 yield held
+        finally:
+            with anyio.CancelScope(shield=True):  # closed also when the client went away
+                await anyio.to_thread.run_sync(f.close)
 
     def remove_unless_committed(self, session: AsyncSession, key: str) -> None:
         """The file is removed when the session's transaction ends without a commit."""
-        _FileOutcomes.of(session).on_rollback.append(self.path_of(key))
+        _FileOutcomes.of(session).on_rollback[self.backend].append(key)
 
     def remove_once_committed(self, session: AsyncSession, keys: Iterable[str]) -> None:
         """The files are removed after the session's transaction commits, and only then."""
-        _FileOutcomes.of(session).on_commit.extend(self.path_of(k) for k in keys)
+        _FileOutcomes.of(session).on_commit[self.backend].extend(keys)
 
 
 class EvidenceTampered(Exception):
@@ -223,8 +289,12 @@ class _FileOutcomes:
     """Files to remove when the session's (root) transaction ends, by how it ended. Kept in the
     session's `info`, with its two listeners installed once per session."""
 
-    on_commit: list[Path] = field(default_factory=list)
-    on_rollback: list[Path] = field(default_factory=list)
+    on_commit: defaultdict[EvidenceBackend, list[str]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    on_rollback: defaultdict[EvidenceBackend, list[str]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     committed: bool = False
 
     KEY = "findings.evidence.file_outcomes"
@@ -247,17 +317,43 @@ class _FileOutcomes:
         if transaction.parent is not None:
             return
         doomed = self.on_commit if self.committed else self.on_rollback
-        self.on_commit, self.on_rollback, self.committed = [], [], False
-        for path in doomed:
-            try:
-                path.unlink(missing_ok=True)
-            except OSError:  # never turn a committed change into an error
-                log.exception("could not remove evidence file %s", path)
+        self.on_commit, self.on_rollback = defaultdict(list), defaultdict(list)
+        self.committed = False
+        for backend, keys in doomed.items():
+            if in_greenlet():  # an AsyncSession's: the commit awaits the thread, the loop not
+                await_only(anyio.to_thread.run_sync(_remove, backend, keys))
+            else:  # a session used synchronously has no loop to keep free
+                _remove(backend, keys)
 
 
-def evidence_store(request: Request) -> EvidenceStore:
-    settings: FindingsSettings = request.app.state.settings
-    return EvidenceStore(settings.evidence_dir, settings.evidence_max_bytes)
+def _remove(backend: EvidenceBackend, keys: list[str]) -> None:
+    try:
+        backend.delete(keys)
+    except Exception:  # never turn a committed change into an error
+        log.exception("could not remove evidence files %s", keys)
+
+
+def open_store(settings: FindingsSettings) -> EvidenceStore:
+    backend: EvidenceBackend
+    if settings.evidence_store == "s3":
+        backend = S3Backend.from_settings(settings)
+    else:
+        backend = LocalBackend(settings.evidence_dir)
+    return EvidenceStore(backend, settings.evidence_dir / "tmp", settings.evidence_max_bytes)
+
+
+async def evidence_store(request: Request) -> EvidenceStore:
+    """The app's store, made on first use and kept on `app.state`: an S3 client (its connection
+    pool, its credentials) is made once per app, not per request. Made in a thread: boto3 reads
+    its service description from disk."""
+    state = request.app.state
+    store: EvidenceStore | None = getattr(state, "evidence_store", None)
+    if store is None:
+        made = await anyio.to_thread.run_sync(open_store, state.settings)
+        # a first request running alongside may have kept one meanwhile: that one stays
+        store = getattr(state, "evidence_store", None) or made
+        state.evidence_store = store
+    return store
 
 
 Store = Annotated[EvidenceStore, Depends(evidence_store)]
@@ -329,9 +425,20 @@ def _callbacks(state: _State, field_name: str) -> dict[str, Callable[..., None]]
     }
 
 
-def _move(tmp: Path, final: Path) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, final)
+def _keep(backend: EvidenceBackend, tmp: Path, key: str, sha256: str) -> None:
+    backend.put(tmp, key, sha256)
+    tmp.unlink(missing_ok=True)  # moved into place, or uploaded
+
+
+def _read_chunk(f: Readable) -> bytes:
+    """`CHUNK` bytes, fewer only at the end. A network stream may return less than asked, and
+    a file that fits in one chunk must be read (and checked) whole before any of it is sent."""
+    parts: list[bytes] = []
+    wanted = CHUNK
+    while wanted and (part := f.read(wanted)):
+        parts.append(part)
+        wanted -= len(part)
+    return b"".join(parts)
 
 
 def _discard(out: BinaryIO, tmp: Path) -> None:
