@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.hub import api as hub_api
+from gateway.hub import ingest as hub_ingest
+from gateway.hub.dispatcher import Dispatcher
 from gateway.identity.api import auth
 from gateway.identity.tokens import AccessTokens
 from gateway.keys import Signer, load_or_create
@@ -84,9 +88,18 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
         await upstreams.start()
+        dispatcher = Dispatcher(app.state.db, settings, signer)
+        hub: asyncio.Task[None] | None = None
+        if settings.hub_dispatch:
+            hub = asyncio.create_task(dispatcher.run(), name="event-hub-dispatcher")
         try:
             yield
         finally:
+            if hub is not None:
+                hub.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await hub
+            await dispatcher.close()
             await upstreams.close()
             await app.state.db.dispose()
 
@@ -109,6 +122,8 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     api.state.access_tokens = access_tokens
     install_problem_handlers(api)
     api.include_router(auth)
+    api.include_router(hub_ingest.router)
+    api.include_router(hub_api.router)
     document_problems(api)
 
     @api.get("/.well-known/jwks.json", include_in_schema=False)

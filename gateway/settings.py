@@ -36,6 +36,27 @@ class GatewaySettings(AppSettings):
         description="largest body of a file upload route (evidence); the service's own limit "
         "is exact, this one only keeps unbounded bodies out",
     )
+    hub_dispatch: bool = Field(default=True, description="run the event hub's dispatcher here")
+    hub_poll_seconds: float = Field(default=0.1, gt=0, le=60)
+    hub_batch: int = Field(default=100, ge=1, le=1000)
+    hub_lease_seconds: float = Field(
+        default=60, gt=0, description="a claimed delivery is retried after this if unanswered"
+    )
+    service_retry_cap_seconds: float = Field(default=30, gt=0)
+    service_retry_limit: int = Field(
+        default=100_000, ge=1, description="tries before a service delivery is dead-lettered"
+    )
+    service_delivery_timeout_seconds: float = Field(default=10, gt=0)
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
+    webhook_retry_schedule: list[float] = Field(
+        # Standard Webhooks' spirit: quick at first, then spread over about three days
+        default=[5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+        description="seconds before each retry of a failed webhook delivery; dead after the last",
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="allow webhook URLs on private, loopback and link-local addresses (tests)",
+    )
     upstream_connect_timeout: float = 2.0
     upstream_read_timeout: float = 30.0
     upstream_pool_size: int = 256

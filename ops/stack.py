@@ -75,6 +75,7 @@ class Stack:
             if a.name == app:
                 env[f"{a.env_prefix}DATABASE_URL"] = self.db.urls[a.name]
                 env[f"{a.env_prefix}GATEWAY_URL"] = gateway
+                env[f"{a.env_prefix}OUTBOX_RELAY"] = "true"  # whatever the caller's env says
                 if app in self.db.client_secrets:
                     env[f"{a.env_prefix}CLIENT_SECRET"] = self.db.client_secrets[app]
         if app == "findings":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,11 @@ from ops.stack import Database
 from services.common.auth import KeySet
 
 ISSUER = "inspection-gateway"
+
+# A service tested in-process has no event hub behind its stand-in gateway: its outbox is read
+# by the tests themselves. The real processes of tests/e2e relay (ops.stack turns it back on).
+for _prefix in ("ROUNDS", "FINDINGS", "REFERRALS"):
+    os.environ[f"{_prefix}_OUTBOX_RELAY"] = "false"
 
 
 @pytest.fixture(scope="session")

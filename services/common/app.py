@@ -3,7 +3,9 @@ health and readiness probes, database lifecycle."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from sqlalchemy import Table, text
 from services.common.auth import InternalAuthMiddleware, KeySet, TokenVerifier
 from services.common.db import Database
 from services.common.errors import document_problems, install_problem_handlers
+from services.common.events.inbox import Handler, inbox_router
+from services.common.events.outbox import Relay
 from services.common.gateway_client import GatewayClient
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.migrations import (
@@ -49,7 +53,12 @@ def create_service_app(
     migrations_dir: Path,
     idempotency: Table,
     keys: KeySet | None = None,
+    outbox: Table | None = None,
+    inbox: Table | None = None,
+    handlers: Mapping[str, Handler] | None = None,
 ) -> FastAPI:
+    """`outbox`: the service's outbox table, relayed to the event hub while the app runs;
+    `inbox` and `handlers`: the events it consumes, at `POST /internal/events`."""
     configure_logging(settings.service_name)
     configure_tracing(settings.service_name)
     heads = script_heads(migrations_dir)
@@ -59,9 +68,25 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
         app.state.gateway = GatewayClient(settings)
+        relay: asyncio.Task[None] | None = None
+        if outbox is not None and settings.outbox_relay:
+            relay = asyncio.create_task(
+                Relay(
+                    app.state.db.engine,
+                    outbox,
+                    lambda: app.state.gateway,
+                    settings.client_id or settings.service_name,
+                    poll_seconds=settings.outbox_poll_seconds,
+                ).run(),
+                name=f"{settings.service_name}-outbox-relay",
+            )
         try:
             yield
         finally:
+            if relay is not None:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
             await app.state.gateway.close()
             await app.state.db.dispose()
 
@@ -78,6 +103,8 @@ def create_service_app(
     install_problem_handlers(app)
     for router in routers:
         app.include_router(router)
+    if inbox is not None:
+        app.include_router(inbox_router(inbox, handlers or {}))
     document_problems(app)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)

@@ -29,6 +29,13 @@ class AppSettings(BaseSettings):
         default=None, description="its client secret (calls to other services through the gateway)"
     )
 
+    outbox_relay: bool = Field(
+        default=True, description="run the outbox relay (integration events to the hub) here"
+    )
+    outbox_poll_seconds: float = Field(
+        default=0.1, gt=0, le=60, description="how often the relay looks for new events"
+    )
+
     @property
     def effective_jwks_url(self) -> str:
         return self.jwks_url or f"{self.gateway_url.rstrip('/')}/.well-known/jwks.json"

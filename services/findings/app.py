@@ -8,11 +8,11 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.auth import KeySet
-from services.findings import api
+from services.findings import api, events
 from services.findings.clients import MembershipCache
 from services.findings.comments import api as comments_api
 from services.findings.evidence import api as evidence_api
-from services.findings.models import idempotency_keys
+from services.findings.models import idempotency_keys, inbox, outbox
 from services.findings.settings import FindingsSettings
 from services.findings.tracing import api as tracing_api
 
@@ -29,6 +29,9 @@ def create_app(settings: FindingsSettings | None = None, keys: KeySet | None = N
         routers=[*api.routers, *evidence_api.routers, *comments_api.routers, *tracing_api.routers],
         migrations_dir=MIGRATIONS,
         idempotency=idempotency_keys,
+        outbox=outbox,
+        inbox=inbox,
+        handlers=events.HANDLERS,
         keys=keys,
     )
     app.state.memberships = MembershipCache(ttl=settings.membership_cache_seconds)

@@ -32,12 +32,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from services.common.db import schema_metadata
 from services.common.enums import LabeledEnum
+from services.common.events.inbox import inbox_table
+from services.common.events.outbox import outbox_table
 from services.common.idempotency import idempotency_table
 from services.common.tombstones import tombstone_table
 from services.findings.enums import DutyType, FindingSource, FindingStatus, Severity
 
 metadata = schema_metadata("findings")
 idempotency_keys = idempotency_table(metadata)
+outbox = outbox_table(metadata)  # integration events, written with the change they report
+inbox = inbox_table(metadata)  # events consumed, each id once
 tombstones = tombstone_table(metadata)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.concurrency import check_if_match
 from services.common.errors import FieldError, Forbidden, ValidationFailed, field_errors
+from services.findings import events
 from services.findings.access import Scope
 from services.findings.clients import AssignmentRef, CategoryRef, RoundsClient
 from services.findings.enums import BatchOutcome, FindingSource, FindingStatus, Severity
@@ -364,6 +365,12 @@ class FindingService:
         )
         await self.session.flush()
         await self.session.refresh(finding)
+        if to is S.confirmed and not reopening:
+            await events.confirmed(self.session, finding)
+        elif to is S.handed_over:
+            await events.handed_over(
+                self.session, [(finding.id, finding.round_id, finding.target_id)], data.reason
+            )
         return await self.read(finding)
 
     async def history(self, finding_id: uuid.UUID) -> Sequence[FindingTransition]:

@@ -10,7 +10,7 @@ from services.common.app import create_service_app
 from services.common.auth import KeySet
 from services.referrals.api import routers
 from services.referrals.clients import MembershipCache
-from services.referrals.models import idempotency_keys
+from services.referrals.models import idempotency_keys, outbox
 from services.referrals.settings import ReferralsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,6 +26,7 @@ def create_app(settings: ReferralsSettings | None = None, keys: KeySet | None = 
         routers=routers,
         migrations_dir=MIGRATIONS,
         idempotency=idempotency_keys,
+        outbox=outbox,
         keys=keys,
     )
     app.state.memberships = MembershipCache(ttl=settings.membership_cache_seconds)

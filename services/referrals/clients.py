@@ -11,7 +11,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from services.common.cache import TtlCache
-from services.common.errors import ServiceUnavailable
 from services.common.gateway_client import GatewayClient
 from services.referrals.errors import ReferenceInvalid
 
@@ -87,37 +86,6 @@ def handable(refs: Sequence[FindingRef]) -> None:
     ]  # fmt: skip
     if errors:
         raise ReferenceInvalid("; ".join(e["message"] for e in errors), errors=errors)
-
-
-async def hand_over(gateway: GatewayClient, refs: Sequence[FindingRef], reason: str) -> None:
-    """Moves each confirmed finding to handed_over (移交) in the findings service, so the
-    finding shows what became of it. Called last, once the record that takes it over is
-    written: a failure here fails (and rolls back) that record too. Until integration events
-    exist this is a synchronous call; a commit failing after it leaves a finding handed over
-    without its record, which the office can reopen."""
-
-    async def one(n: int, ref: FindingRef) -> None:
-        resp = await gateway.request(
-            "POST",
-            f"/api/v1/findings/{ref.id}/transitions",
-            json={"to": "handed_over", "reason": reason},
-        )
-        if resp.status_code in (200, 201):
-            return
-        if resp.status_code == 409:  # moved meanwhile: fine if it is now handed over
-            now = await gateway.get_json(f"/api/v1/findings/{ref.id}")
-            if now is not None and now.get("status") == "handed_over":
-                return
-            state = now.get("status") if now else "gone"
-            raise ReferenceInvalid(
-                f"finding {ref.id} is {state}",
-                errors=[_error(n, f"finding {ref.id} is {state}", "not_confirmed")],
-            )
-        raise ServiceUnavailable(
-            f"the findings service did not hand over finding {ref.id} ({resp.status_code})"
-        )
-
-    await asyncio.gather(*(one(n, r) for n, r in enumerate(refs) if r.status == "confirmed"))
 
 
 async def check_round(gateway: GatewayClient, round_id: uuid.UUID, field: str = "round_id") -> None:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, declared_at
 
 from services.common.db import schema_metadata
 from services.common.enums import LabeledEnum
+from services.common.events.outbox import outbox_table
 from services.common.idempotency import idempotency_table
 from services.common.tombstones import tombstone_table
 from services.referrals.enums import (
@@ -53,6 +54,7 @@ from services.referrals.enums import (
 
 metadata = schema_metadata("referrals")
 idempotency_keys = idempotency_table(metadata)
+outbox = outbox_table(metadata)  # integration events, written with the change they report
 tombstones = tombstone_table(metadata)
 
 

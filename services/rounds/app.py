@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.auth import KeySet
 from services.rounds.api import routers
-from services.rounds.models import idempotency_keys
+from services.rounds.models import idempotency_keys, outbox
 from services.rounds.settings import RoundsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -24,5 +24,6 @@ def create_app(settings: RoundsSettings | None = None, keys: KeySet | None = Non
         routers=routers,
         migrations_dir=MIGRATIONS,
         idempotency=idempotency_keys,
+        outbox=outbox,
         keys=keys,
     )

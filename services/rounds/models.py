@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from services.common.db import schema_metadata
 from services.common.enums import LabeledEnum
+from services.common.events.outbox import outbox_table
 from services.common.idempotency import idempotency_table
 from services.common.tombstones import tombstone_table
 from services.rounds.enums import (
@@ -46,6 +47,7 @@ from services.rounds.enums import (
 
 metadata = schema_metadata("rounds")
 idempotency_keys = idempotency_table(metadata)
+outbox = outbox_table(metadata)  # integration events, written with the change they report
 tombstones = tombstone_table(metadata)
 
 

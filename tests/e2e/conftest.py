@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from ops.stack import Database as Db
 from ops.stack import Stack
 from ops.users import create_user
 
+T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
 EVIDENCE_MAX_BYTES = 4 * 1024 * 1024
 GATEWAY_MAX_UPLOAD_BYTES = 6 * 1024 * 1024
@@ -52,6 +54,8 @@ def system(database: Db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             # small, so that the upload limits can be crossed cheaply (see test_uploads)
             "FINDINGS_EVIDENCE_MAX_BYTES": str(EVIDENCE_MAX_BYTES),
             "GATEWAY_MAX_UPLOAD_BYTES": str(GATEWAY_MAX_UPLOAD_BYTES),
+            # webhook receivers in the tests listen on loopback
+            "GATEWAY_WEBHOOKS_ALLOW_PRIVATE": "true",
         },
     )
     user = UserCreate(
@@ -71,6 +75,19 @@ def system(database: Db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         for log in logs.glob("*.log"):
             text = log.read_text(errors="replace")
             assert "Traceback" not in text, f"{log.name} logged an unhandled error:\n{text[-3000:]}"
+
+
+def eventually(check: Callable[[], T], *, timeout: float = 15.0, every: float = 0.1) -> T:
+    """`check()`'s value once it stops raising AssertionError (events take a moment to travel
+    outbox → hub → consumer); its last AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(every)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -19,7 +20,7 @@ from gateway.identity.enums import Role
 from gateway.identity.schemas import UserCreate
 from ops.stack import Database
 from ops.users import create_user
-from tests.e2e.conftest import PASSWORD, System, place_a_finding
+from tests.e2e.conftest import PASSWORD, System, eventually, place_a_finding
 
 pytestmark = pytest.mark.e2e
 
@@ -148,12 +149,16 @@ def test_findings_become_leads_and_items_handled_to_sanctions_and_sign_off(
             },
         )
     )  # fmt: skip
+
     # the findings show they were handed over, and by what
-    for fid, made in ((fraud, lead), (favour, second)):
+    def handed_over(fid: str, made: dict[str, Any]) -> None:
         assert ok(office.get(f"/api/v1/findings/{fid}"), 200)["status"] == "handed_over"
         last = ok(office.get(f"/api/v1/findings/{fid}/transitions"), 200)[-1]
         assert last["to_status"] == "handed_over"
         assert made["id"] in last["reason"]
+
+    for fid, made in ((fraud, lead), (favour, second)):
+        eventually(lambda fid=fid, made=made: handed_over(fid, made))
 
     url = f"/api/v1/leads/{lead['id']}"
 
@@ -221,7 +226,7 @@ def test_findings_become_leads_and_items_handled_to_sanctions_and_sign_off(
         )
         for n, fid in enumerate((fraud, favour, disclosure))
     ]
-    assert ok(office.get(f"/api/v1/findings/{disclosure}"), 200)["status"] == "handed_over"
+    eventually(lambda: handed_over(disclosure, items[2]))
     responsible = httpx.Client(base_url=system.gateway, headers=owner, timeout=30)
     item_url = f"/api/v1/rectifications/{items[0]['id']}"
     ok(responsible.post(f"{item_url}/progress", json={"note": "已追回资金 3.2 万元。"}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import date
+from typing import Any
 
 import asyncpg
 import httpx
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.keys import Signer, load_or_create
 from ops.stack import Database
-from tests.e2e.conftest import System, place_a_finding
+from tests.e2e.conftest import System, eventually, place_a_finding
 
 pytestmark = pytest.mark.e2e
 
@@ -65,10 +66,16 @@ def test_target_finding_and_lead_through_the_gateway(system: System) -> None:
             read = gw.get(f"/api/v1/{path}/{created['id']}")
             assert read.status_code == 200
             assert read.json() == created
+
         # the finding shows what became of it: handed over, by the referrals service, naming
         # the lead
+        def handed_over() -> dict[str, Any]:
+            history: list[dict[str, Any]] = gw.get(f"/api/v1/findings/{fid}/transitions").json()
+            assert history[-1]["to_status"] == "handed_over"
+            return history[-1]
+
+        last = eventually(handed_over)
         assert gw.get(f"/api/v1/findings/{fid}").json()["status"] == "handed_over"
-        last = gw.get(f"/api/v1/findings/{fid}/transitions").json()[-1]
         assert (last["from_status"], last["to_status"]) == ("confirmed", "handed_over")
         assert lead.json()["id"] in last["reason"]
         listed = gw.get("/api/v1/leads", params={"finding_id": finding.json()["id"]})

@@ -5,7 +5,6 @@ answers from `Upstream`, and a clock (`Clock`) the tests move for the routes tha
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -37,8 +36,6 @@ class Upstream:
     targets: set[str] = field(default_factory=set)
     memberships: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
-    handed_over: list[tuple[str, str]] = field(default_factory=list)  # (finding id, reason)
-    refuse_transitions: int | None = None  # the status findings answers a transition with
 
     def member(self, user_id: str, group_id: str, role: str = "leader") -> None:
         """Puts a user in an inspection group (rounds' memberships), as `role`."""
@@ -96,19 +93,6 @@ class Upstream:
         self.targets.add(tid)
         return tid
 
-    def transition(self, finding_id: str, body: dict[str, Any]) -> httpx.Response:
-        """As the findings service moves a finding: only confirmed -> handed_over here."""
-        found = self.findings.get(finding_id)
-        if found is None:
-            return httpx.Response(404)
-        if self.refuse_transitions is not None:
-            return httpx.Response(self.refuse_transitions)
-        if body["to"] != "handed_over" or found["status"] != "confirmed":
-            return httpx.Response(409)
-        found["status"] = "handed_over"
-        self.handed_over.append((finding_id, body["reason"]))
-        return httpx.Response(200, json=found)
-
     def handler(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         self.calls.append(f"{request.method} {path}")
@@ -122,8 +106,6 @@ class Upstream:
         if request.method == "GET" and len(parts) == 4 and parts[2] == "findings":
             found = self.findings.get(parts[3])
             return httpx.Response(200, json=found) if found else httpx.Response(404)
-        if request.method == "POST" and len(parts) == 5 and parts[4] == "transitions":
-            return self.transition(parts[3], json.loads(request.content))
         if request.method == "GET" and path == "/api/v1/terms":
             place = request.url.params.get("jurisdiction")
             terms = [t for t in self.terms.values() if t["jurisdiction"] == place]

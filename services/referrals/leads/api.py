@@ -144,8 +144,8 @@ leads = APIRouter(prefix="/api/v1/leads", tags=["leads"])
     status_code=status.HTTP_201_CREATED,
     summary="登记问题线索 Register a lead",
     description="From one or more findings (each must exist and be confirmed by its group's "
-    "leader: 422 naming `finding_ids.<n>`); each confirmed finding moves to handed over "
-    "(已移交) in the findings service, with this record named in its history. "
+    "leader: 422 naming `finding_ids.<n>`); each confirmed finding then moves to handed over "
+    "(已移交) in the findings service, which learns of this record by its event. "
     "The lead starts as a draft; its round is `round_id` or the findings' common round.",
     responses=problem_responses(Forbidden, ReferenceInvalid),
 )

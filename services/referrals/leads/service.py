@@ -30,7 +30,7 @@ from services.common.concurrency import check_if_match
 from services.common.errors import Forbidden
 from services.common.gateway_client import GatewayClient
 from services.common.tombstones import record_deletion
-from services.referrals import access, clients, snapshots
+from services.referrals import access, clients, events, snapshots
 from services.referrals.access import Caller
 from services.referrals.dates import SHANGHAI, add_months, today
 from services.referrals.enums import Handling, LeadStatus
@@ -191,7 +191,7 @@ class LeadService:
             )
         )
         await self.repo.replace_subjects(lead.id, [_subject_row(s) for s in data.subjects])
-        await clients.hand_over(gateway, refs, f"移交问题线索（{lead.id}）")
+        await events.lead_registered(self.session, lead)
         return lead
 
     async def _for_change(
@@ -286,6 +286,9 @@ class LeadService:
         lead.status = data.to.value
         await self.session.flush()
         await self.session.refresh(lead)
+        await events.lead_moved(
+            self.session, lead, (await self.repo.subjects_of([lead.id])).get(lead.id, [])
+        )
         return await self.repo.add_transition(
             LeadTransition(
                 lead_id=lead.id,

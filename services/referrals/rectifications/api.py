@@ -79,8 +79,8 @@ def _page_of(
     status_code=status.HTTP_201_CREATED,
     summary="交办整改事项 Hand over a rectification item",
     description="From one or more findings (each must exist and be confirmed by its group's "
-    "leader: 422 naming `finding_ids.<n>`); each confirmed finding moves to handed over "
-    "(已移交) in the findings service, with this record named in its history.",
+    "leader: 422 naming `finding_ids.<n>`); each confirmed finding then moves to handed over "
+    "(已移交) in the findings service, which learns of this record by its event.",
     responses=problem_responses(Forbidden, ReferenceInvalid, RectificationStepInvalid),
 )
 async def create_rectification(

@@ -20,7 +20,7 @@ from services.common.auth import Principal
 from services.common.concurrency import check_if_match
 from services.common.errors import Forbidden
 from services.common.gateway_client import GatewayClient
-from services.referrals import access, clients, snapshots
+from services.referrals import access, clients, events, snapshots
 from services.referrals.dates import today
 from services.referrals.enums import RectificationStatus
 from services.referrals.errors import field_error
@@ -123,7 +123,7 @@ class RectificationService:
             )
         )
         await self.session.refresh(item)
-        await clients.hand_over(gateway, refs, f"列入整改事项（{item.id}）")
+        await events.rectification_assigned(self.session, item)
         return item
 
     async def _for_change(
@@ -207,6 +207,8 @@ class RectificationService:
         item.status = data.to.value
         item.signed_off_on = today() if data.to == R.signed_off else None
         await self.session.flush()
+        if data.to == R.signed_off:
+            await events.rectification_signed_off(self.session, item)
         transition = RectificationTransition(
             item_id=item.id, from_state=left, to_state=data.to.value, note=data.note, by=by.subject
         )
@@ -229,4 +231,6 @@ class EscalationService:
                 RectificationStepInvalid, "on",
                 f"is later than today ({today.isoformat()}, Asia/Shanghai)", "future_date",
             )  # fmt: skip
-        return day, await self.repo.escalate(day, ladder)
+        notices = await self.repo.escalate(day, ladder)
+        await events.rectification_escalated(self.repo.session, notices)
+        return day, notices

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from services.rounds.coverage.planner import Candidate, Slot
 from services.rounds.enums import GroupKind, RoundState, TargetKind
+from services.rounds.events import emit_assignments
 from services.rounds.models import (
     Assignment,
     CoveragePlan,
@@ -207,9 +208,12 @@ class CoverageRepository:
             literal(plan.mode),
             literal(by),
         ).where(CoveragePlanItem.plan_id == plan.id)
-        result = await self.session.execute(
-            insert(Assignment).from_select(
-                ["round_id", "group_id", "target_id", "mode", "created_by"], source
+        created = (
+            await self.session.scalars(
+                insert(Assignment)
+                .from_select(["round_id", "group_id", "target_id", "mode", "created_by"], source)
+                .returning(Assignment)
             )
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+        ).all()
+        await emit_assignments(self.session, created)
+        return len(created)

@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.concurrency import check_if_match
 from services.common.errors import Problem
+from services.common.events.catalogue import RoundPublished
 from services.common.tombstones import record_deletion
 from services.rounds.enums import RoundState
+from services.rounds.events import events
 from services.rounds.models import (
     ChecklistCategory,
     ChecklistTemplate,
@@ -333,6 +335,19 @@ class RoundService:
         left, entered, day = round_.state, data.to.value, today()
         round_.state = entered
         await self.session.flush()
+        if left == RoundState.preparation.value:
+            await events.emit(
+                self.session,
+                "round.published",
+                round_.id,
+                RoundPublished(
+                    round_id=round_.id,
+                    term_id=round_.term_id,
+                    number=round_.number,
+                    name=round_.name,
+                    kind=round_.kind,
+                ),
+            )
         await self.repo.upsert_phase(round_id, left, {"actual_end": day})
         await self.repo.upsert_phase(round_id, entered, {"actual_start": day, "actual_end": None})
         return await self.repo.add_transition(

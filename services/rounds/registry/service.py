@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.concurrency import check_if_match
+from services.common.events.catalogue import TargetRenamed
 from services.common.tombstones import record_deletion
+from services.rounds.events import events
 from services.rounds.models import Target, tombstones
 from services.rounds.registry.errors import (
     ParentTargetInvalid,
@@ -69,6 +71,7 @@ class TargetService:
                 raise _parent_error("a target cannot be placed under itself or its own sub-unit")
             if not await self.repo.exists(parent):
                 raise _parent_error(f"parent_id {parent} does not exist")
+        previous_name = target.name
         for field, value in changes.items():
             if field in ("name", "jurisdiction") and value is None:
                 continue
@@ -79,6 +82,13 @@ class TargetService:
         except IntegrityError as exc:
             raise TargetAlreadyExists("another target has this name under the same parent") from exc
         await self.session.refresh(target)
+        if target.name != previous_name:
+            await events.emit(
+                self.session,
+                "target.renamed",
+                target.id,
+                TargetRenamed(target_id=target.id, name=target.name, previous_name=previous_name),
+            )
         return target
 
     async def delete(self, target_id: uuid.UUID, if_match: str | None, by: Principal) -> None:

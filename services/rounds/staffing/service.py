@@ -16,6 +16,7 @@ from services.common.auth import Principal
 from services.common.concurrency import check_if_match
 from services.common.errors import Problem
 from services.rounds.enums import AssignmentMode, GroupKind, MemberRole
+from services.rounds.events import emit_assignments
 from services.rounds.models import (
     Assignment,
     Group,
@@ -686,6 +687,7 @@ class AssignmentService:
                 principal.subject,
                 {(a.group_id, a.target_id): a.id for a in created},
             )
+        await emit_assignments(self.session, created)
         return [Created(a, by_pair.get((a.group_id, a.target_id), [])) for a in created]
 
     @staticmethod
