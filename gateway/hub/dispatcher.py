@@ -73,7 +73,7 @@ CLAIM = text(
         FOR UPDATE SKIP LOCKED)
     UPDATE deliveries d
        SET attempts = d.attempts + 1,
-           next_attempt_at = now() + make_interval(secs => :lease),
+           next_attempt_at = now() + make_interval(secs => CAST(:lease AS DOUBLE PRECISION)),
            updated_at = now()
       FROM due WHERE d.id = due.id
     RETURNING d.id, d.event_id, d.subscription_id, d.attempts
@@ -83,9 +83,10 @@ CLAIM = text(
 RECORD = text(
     """
     UPDATE deliveries
-       SET state = :state, last_status = :status, last_error = :error,
-           next_attempt_at = now() + make_interval(secs => :retry_in),
-           delivered_at = CASE WHEN :state = 'delivered' THEN now() END,
+       SET state = CAST(:state AS VARCHAR), last_status = CAST(:status AS INTEGER),
+           last_error = CAST(:error AS TEXT),
+           next_attempt_at = now() + make_interval(secs => CAST(:retry_in AS DOUBLE PRECISION)),
+           delivered_at = CASE WHEN CAST(:state AS VARCHAR) = 'delivered' THEN now() END,
            updated_at = now()
      WHERE id = :id AND attempts = :attempt
     """
@@ -93,7 +94,7 @@ RECORD = text(
 LOG = text(
     """
     INSERT INTO delivery_attempts (delivery_id, attempt, status, error, duration_ms)
-    VALUES (:id, :attempt, :status, :error, :duration_ms)
+    VALUES (:id, :attempt, CAST(:status AS INTEGER), CAST(:error AS TEXT), :duration_ms)
     """
 )
 
