@@ -144,6 +144,18 @@ def escalate(
     console.print(f"{result['on']}: {len(result['created'])} notices issued")
 
 
+@cli.command("events-doc")
+def events_doc(
+    out: Path = typer.Option(ROOT / "docs" / "EVENTS.md", help="where to write it"),
+) -> None:
+    """Write the integration event catalogue (docs/EVENTS.md) from the code."""
+    from services.common.events.catalogue import document
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(document(), encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
 @cli.command("create-user")
 def create_user_cmd(
     username: str,

@@ -67,3 +67,11 @@ async def test_migrations_match_the_models(
     finally:
         await engine.dispose()
     assert changes == [], changes
+
+
+def test_the_event_catalogue_document_is_current() -> None:
+    """docs/EVENTS.md is generated from the catalogue (`python -m ops events-doc`)."""
+    from services.common.events.catalogue import document
+
+    written = (Path(__file__).parent.parent / "docs" / "EVENTS.md").read_text(encoding="utf-8")
+    assert written == document(), "docs/EVENTS.md is stale: run `python -m ops events-doc`"

@@ -231,3 +231,35 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     # a finding follows what is made of it; target names in its snapshot follow the registry
     "findings": ("lead.registered", "rectification.assigned", "target.renamed"),
 }
+
+
+def document() -> str:
+    """The catalogue as Markdown (docs/EVENTS.md is this, kept current by a test)."""
+    import json
+
+    lines = [
+        "# 集成事件目录 Integration event catalogue",
+        "",
+        "Generated from `services/common/events/catalogue.py` by `python -m ops events-doc`;",
+        "the test suite fails when this file and the code disagree. Served with JSON schemas",
+        "at `GET /api/v1/events/catalogue`.",
+        "",
+        "Every event travels in the same envelope: `id` (consumers apply each id once), `type`,",
+        "`version`, `source`, `aggregate_type`, `aggregate_id`, `occurred_at`, `payload`.",
+        "Delivery is at least once, in order per aggregate and subscriber. Webhooks are signed",
+        "per Standard Webhooks (`webhook-id` = the event id, `webhook-timestamp`,",
+        "`webhook-signature`). Fields marked confidential are only sent to subscribers cleared",
+        "for them.",
+        "",
+        "| event | v | from | consumers | what happened |",
+        "|---|---|---|---|---|",
+    ]
+    for e in CATALOGUE.values():
+        consumers = ", ".join(s for s, ts in CONSUMERS.items() if e.name in ts) or "—"
+        lines.append(f"| `{e.name}` | {e.version} | {e.source} | {consumers} | {e.description} |")
+    for e in CATALOGUE.values():
+        lines += ["", f"## `{e.name}` v{e.version}", "", e.description, ""]
+        if e.confidential:
+            lines += [f"Confidential: {', '.join(f'`{c}`' for c in e.confidential)}.", ""]
+        lines += ["```json", json.dumps(e.schema(), ensure_ascii=False, indent=2), "```"]
+    return "\n".join(lines) + "\n"
