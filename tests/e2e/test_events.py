@@ -4,12 +4,14 @@ changing nothing twice, and what operators see (status and metrics)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -207,3 +209,63 @@ def test_operators_see_the_hub_and_its_metrics(system: System) -> None:
         'hub_deliveries_total{kind="service",outcome="delivered",subscriber="service:findings"}'
         in gateway
     )
+
+
+def hub_events(database: Database, aggregate_id: str) -> list[tuple[str, dict[str, Any]]]:
+    async def run() -> list[tuple[str, dict[str, Any]]]:
+        conn = await asyncpg.connect(database.urls["gateway"].replace("+asyncpg", ""))
+        try:
+            rows = await conn.fetch(
+                "SELECT type, payload::text AS payload FROM gateway.events "
+                "WHERE aggregate_id = $1 ORDER BY seq",
+                aggregate_id,
+            )
+        finally:
+            await conn.close()
+        return [(r["type"], json.loads(r["payload"])) for r in rows]
+
+    return asyncio.run(run())
+
+
+def test_rounds_and_findings_announce_what_happened(system: System, database: Database) -> None:
+    office = httpx.Client(base_url=system.gateway, headers=system.auth, timeout=30)
+    placed = place_a_finding(office, f"赵李桥镇第{uuid.uuid4().hex[:6]}村")
+    rnd = office.get(f"/api/v1/rounds/{placed.round_id}")
+    published = office.post(
+        f"/api/v1/rounds/{placed.round_id}/transitions",
+        json={"to": "mobilisation"},
+        headers={"If-Match": rnd.headers["etag"]},
+    )
+    assert published.status_code in (200, 201), published.text
+    finding = office.post(
+        "/api/v1/findings",
+        json={
+            "assignment_id": placed.assignment_id,
+            "category_id": placed.category_id,
+            "title": "违规发放津补贴",
+            "facts": "超标准发放。",
+            "money_involved": "5000.00",
+            "source": "documents",
+            "discovered_on": "2018-06-01",
+        },
+    ).json()
+    office.post(f"/api/v1/findings/{finding['id']}/transitions", json={"to": "confirmed"})
+    office.post(
+        f"/api/v1/findings/{finding['id']}/transitions",
+        json={"to": "handed_over", "reason": "移交市纪委监委"},
+    )
+
+    def announced(aggregate_id: str, count: int) -> list[tuple[str, dict[str, Any]]]:
+        found = hub_events(database, aggregate_id)
+        assert len(found) == count, found
+        return found
+
+    [(kind, assignment)] = eventually(lambda: announced(placed.assignment_id, 1))
+    assert kind == "assignment.created"
+    assert (assignment["group_id"], assignment["target_id"]) == (placed.group_id, placed.target_id)
+    [(kind, round_)] = eventually(lambda: announced(placed.round_id, 1))
+    assert (kind, round_["name"]) == ("round.published", "扶贫领域专项巡察")
+    steps = eventually(lambda: announced(finding["id"], 2))
+    assert [k for k, _ in steps] == ["finding.confirmed", "finding.handed_over"]
+    assert steps[0][1]["money_involved"] == "5000.00"
+    assert steps[1][1]["reason"] == "移交市纪委监委"

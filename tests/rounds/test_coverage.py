@@ -9,6 +9,7 @@ from datetime import date
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from ops.stack import Database
 from services.common.auth import KeySet
@@ -153,7 +154,7 @@ async def test_coverage_counts_inspected_planned_and_remaining(
 
 
 async def test_planner_respects_avoidance_capacity_and_keeps_clusters(
-    client: httpx.AsyncClient, city: City
+    client: httpx.AsyncClient, city: City, database: Database
 ) -> None:
     resp = await client.post(
         "/api/v1/coverage/plans",
@@ -184,6 +185,26 @@ async def test_planner_respects_avoidance_capacity_and_keeps_clusters(
     assert accepted.json()["status"] == "accepted"
     cov = (await client.get("/api/v1/coverage", params={"term_id": str(city.term)})).json()
     assert cov["overall"] == {"total": 10, "inspected": 4, "planned": 4, "remaining": 2}
+    # each assignment the plan made is announced, in the same transaction
+    engine = Engine(RoundsSettings(database_url=database.urls["rounds"]))
+    try:
+        async with engine.engine.connect() as conn:
+            announced = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT payload->>'target_id' FROM rounds.outbox "
+                            "WHERE type = 'assignment.created' AND payload->>'round_id' = :r"
+                        ),
+                        {"r": str(city.round2)},
+                    )
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        await engine.dispose()
+    assert sorted(announced) == sorted(t for ts in placed.values() for t in ts)
     again = await client.post(f"/api/v1/coverage/plans/{proposal['id']}/accept")
     assert again.status_code == 409
     assert again.json()["type"] == "/problems/plan-not-open"
