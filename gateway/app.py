@@ -21,6 +21,7 @@ from gateway.hub import ingest as hub_ingest
 from gateway.hub.dispatcher import Dispatcher
 from gateway.identity.api import auth
 from gateway.identity.tokens import AccessTokens
+from gateway.integrations import api as integrations_api
 from gateway.keys import Signer, load_or_create
 from gateway.openapi import MergedOpenAPI
 from gateway.proxy.handler import Proxy
@@ -124,6 +125,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     api.include_router(auth)
     api.include_router(hub_ingest.router)
     api.include_router(hub_api.router)
+    api.include_router(integrations_api.router)
     document_problems(api)
 
     @api.get("/.well-known/jwks.json", include_in_schema=False)
@@ -195,4 +197,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
 
     proxy = Proxy(settings, signer, access_tokens, upstreams)
     register_pool_metrics("gateway", api)
-    return ObservabilityMiddleware(RequestIdMiddleware(GatewayApp(api, proxy)), app_name="gateway")
+    app: ASGIApp = RequestIdMiddleware(GatewayApp(api, proxy))
+    if not settings.observability:
+        return app
+    return ObservabilityMiddleware(app, app_name="gateway")

@@ -1,6 +1,8 @@
+import base64
+import binascii
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import AppSettings
@@ -36,6 +38,10 @@ class GatewaySettings(AppSettings):
         description="largest body of a file upload route (evidence); the service's own limit "
         "is exact, this one only keeps unbounded bodies out",
     )
+    observability: bool = Field(
+        default=True,
+        description="request metrics, spans and access lines (off only to measure their cost)",
+    )
     hub_dispatch: bool = Field(default=True, description="run the event hub's dispatcher here")
     hub_poll_seconds: float = Field(default=0.1, gt=0, le=60)
     hub_batch: int = Field(default=100, ge=1, le=1000)
@@ -60,3 +66,29 @@ class GatewaySettings(AppSettings):
     upstream_connect_timeout: float = 2.0
     upstream_read_timeout: float = 30.0
     upstream_pool_size: int = 256
+    platform_callback_secret: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks secret (`whsec_<base64>`) the discipline inspection "
+        "network platform signs its callbacks with; unset: the callback routes answer 503",
+    )
+    platform_callback_previous_secret: SecretStr | None = Field(
+        default=None,
+        description="the platform's previous callback secret, still accepted while it rotates",
+    )
+
+    @field_validator("platform_callback_secret", "platform_callback_previous_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """`whsec_` and at least 24 bytes of base64 (Standard Webhooks): a typo is refused at
+        start-up, not discovered as 401s from a platform that signs correctly."""
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        encoded = raw.removeprefix("whsec_")
+        try:
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not raw.startswith("whsec_") or len(key) < 24:
+            raise ValueError("expected whsec_ followed by at least 24 bytes in base64")
+        return value
