@@ -91,10 +91,14 @@ RECORD = text(
      WHERE id = :id AND attempts = :attempt
     """
 )
+# Taken from the delivery row, so that a try of one deleted (with its subscription) while in
+# flight is skipped, instead of its foreign key failing the record of the whole batch.
 LOG = text(
     """
     INSERT INTO delivery_attempts (delivery_id, attempt, status, error, duration_ms)
-    VALUES (:id, :attempt, CAST(:status AS INTEGER), CAST(:error AS TEXT), :duration_ms)
+    SELECT id, CAST(:attempt AS INTEGER), CAST(:status AS INTEGER), CAST(:error AS TEXT),
+           CAST(:duration_ms AS DOUBLE PRECISION)
+      FROM deliveries WHERE id = :id
     """
 )
 

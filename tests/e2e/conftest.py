@@ -24,6 +24,8 @@ T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
 EVIDENCE_MAX_BYTES = 4 * 1024 * 1024
 GATEWAY_MAX_UPLOAD_BYTES = 6 * 1024 * 1024
+# what the discipline platform signs its callbacks with (see test_callbacks)
+PLATFORM_CALLBACK_SECRET = "whsec_cGxhdGZvcm0tY2FsbGJhY2tzLWUyZS10ZXN0LXNlY3JldCE="
 
 
 @dataclass
@@ -56,14 +58,17 @@ def system(database: Db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             "GATEWAY_MAX_UPLOAD_BYTES": str(GATEWAY_MAX_UPLOAD_BYTES),
             # webhook receivers in the tests listen on loopback
             "GATEWAY_WEBHOOKS_ALLOW_PRIVATE": "true",
+            "GATEWAY_PLATFORM_CALLBACK_SECRET": PLATFORM_CALLBACK_SECRET,
+            # retries in fractions of a second, not over three days (see test_webhooks)
+            "GATEWAY_WEBHOOK_RETRY_SCHEDULE": "[0.2, 0.2, 0.5]",
         },
     )
     user = UserCreate(
         username="office1", display_name="巡察办干部", password=PASSWORD, roles=[Role.office]
     )
     asyncio.run(create_user(database.urls["gateway"], database.data_dir, user))
-    stack.start()
     try:
+        stack.start()
         resp = httpx.post(
             stack.url("gateway") + "/api/v1/auth/token",
             data={"grant_type": "password", "username": "office1", "password": PASSWORD},
