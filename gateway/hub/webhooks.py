@@ -39,7 +39,7 @@ from gateway.hub.urls import UnsafeURL, check_url
 from gateway.identity.tokens import Caller
 from services.common.concurrency import check_if_match
 from services.common.enums import LabeledEnum
-from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events.catalogue import CATALOGUE, redact
 from services.common.pagination import PageParams, keyset
 
@@ -415,6 +415,8 @@ class WebhookService:
     async def register(self, data: SubscriptionCreate, by: Caller) -> SubscriptionCreated:
         if data.name.startswith(RESERVED_PREFIX):
             raise refuse("name", f"`{RESERVED_PREFIX}` is reserved for services", "reserved_name")
+        if data.confidential and "admin" not in by.roles:
+            raise Forbidden("only an administrator clears a subscriber for lead subjects' names")
         types = self._check_types(data.event_types)
         await self._check_url(data.url)
         secret = new_secret()

@@ -12,6 +12,7 @@ subscription cleared for confidential fields receives."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -26,7 +27,11 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tests.e2e.conftest import System, eventually, place_a_finding
+from gateway.identity.enums import Role
+from gateway.identity.schemas import UserCreate
+from ops.stack import Database
+from ops.users import create_user
+from tests.e2e.conftest import PASSWORD, System, eventually, place_a_finding
 
 pytestmark = pytest.mark.e2e
 
@@ -204,6 +209,24 @@ class Patient(httpx.HTTPTransport):
 def office(system: System) -> Iterator[httpx.Client]:
     with httpx.Client(
         base_url=system.gateway, headers=system.auth, timeout=30, transport=Patient()
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(system: System, database: Database) -> Iterator[httpx.Client]:
+    name = f"admin-{uuid.uuid4().hex[:8]}"
+    user = UserCreate(username=name, display_name=name, password=PASSWORD, roles=[Role.admin])
+    asyncio.run(create_user(database.urls["gateway"], database.data_dir, user))
+    token = httpx.post(
+        f"{system.gateway}/api/v1/auth/token",
+        data={"grant_type": "password", "username": name, "password": PASSWORD},
+    ).json()["access_token"]
+    with httpx.Client(
+        base_url=system.gateway,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        transport=Patient(),
     ) as client:
         yield client
 
@@ -434,11 +457,19 @@ def test_a_rotated_secret_signs_alongside_the_new_one_during_its_grace(
 
 
 def test_subjects_names_reach_only_a_subscriber_cleared_for_them(
-    office: httpx.Client, hub: Hub
+    office: httpx.Client, hub: Hub, admin: httpx.Client
 ) -> None:
     plain, cleared = Receiver(), Receiver()
     hub.register(plain, event_types=["lead.transferred"])
+    # clearing a subscriber for names is the administrator's decision, not the office's
+    refused = office.post(
+        f"{HUB}/subscriptions",
+        json={"name": f"r-{uuid.uuid4().hex[:8]}", "url": cleared.url, "confidential": True},
+    )
+    assert refused.status_code == 403, refused.text
+    hub.office = admin
     cleared_sub = hub.register(cleared, event_types=["lead.transferred"], confidential=True)
+    hub.office = office
     assert cleared_sub["confidential"] is True
     tag = uuid.uuid4().hex[:6]
     placed = place_a_finding(office, f"官塘驿镇第{tag}村")
