@@ -409,6 +409,33 @@ def start_stub(stack: Stack, log_dir: Path) -> None:
     raise RuntimeError("the stub service did not start")
 
 
+def start_bare_gateway(stack: Stack, log_dir: Path) -> str:
+    """A second gateway, observability off, same database and keys, on its own port."""
+    port = free_port()
+    env = {
+        **stack.env_for("gateway"),
+        "GATEWAY_OBSERVABILITY": "false",
+        "GATEWAY_HUB_DISPATCH": "false",
+    }
+    cmd = [
+        sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+        "--no-server-header", "--no-access-log", "--timeout-graceful-shutdown", "5",
+    ]  # fmt: skip
+    out = open(log_dir / "gateway-bare.log", "ab")  # noqa: SIM115 - lives with the process
+    stack.procs["bare"] = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return url
+        time.sleep(0.1)
+    raise RuntimeError("the second gateway did not start")
+
+
 def measure(
     args: argparse.Namespace,
     targets: dict[str, tuple[str, Path]],
@@ -491,6 +518,12 @@ def main() -> int:
     parser.add_argument(
         "--retries", type=int, default=5, help="repetitions of a run other work disturbed"
     )
+    parser.add_argument(
+        "--observability-off-too",
+        action="store_true",
+        help="also run a second gateway with GATEWAY_OBSERVABILITY=false (no metrics, spans or "
+        "access lines) and measure it in the same runs: the cost of observability",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     args = parser.parse_args()
     args.conns = [int(c) for c in args.connections.split(",")]
@@ -547,10 +580,13 @@ def main() -> int:
         paths = [f"/api/v1/targets/{i}" for i in ids]
         targets: dict[str, tuple[str, Path]] = {}
         bodies = {}
-        for name, base, token in (
+        candidates = [
             ("direct", stack.url("rounds"), internal),
             ("gateway", stack.url("gateway"), access),
-        ):
+        ]
+        if args.observability_off_too:
+            candidates.append(("bare", start_bare_gateway(stack, log_dir), access))
+        for name, base, token in candidates:
             r = httpx.get(base + paths[0], headers={"Authorization": f"Bearer {token}"})
             if r.status_code != 200:
                 raise RuntimeError(f"{name}: {r.status_code} {r.text}")
@@ -559,7 +595,7 @@ def main() -> int:
             host = base.removeprefix("http://")
             script.write_text(lua_script(paths, {"Host": host, "Authorization": f"Bearer {token}"}))
             targets[name] = (base, script)
-        if bodies["direct"] != bodies["gateway"]:
+        if any(body != bodies["direct"] for body in bodies.values()):
             raise RuntimeError("direct and gateway answers differ")
 
         groups = {app: proc.pid for app, proc in stack.procs.items()}  # each its own session
@@ -575,6 +611,17 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
     summary = summarise(cells, args.conns)
+    if args.observability_off_too:
+        lo, hi = min(args.conns), max(args.conns)
+        on, off = cells[("gateway", hi)].median("rps"), cells[("bare", hi)].median("rps")
+        summary[f"observability on/off throughput at {hi} connections"] = round(on / off, 3)
+        cost = cells[("gateway", lo)].median("p50_ms") - cells[("bare", lo)].median("p50_ms")
+        summary[f"p50 observability adds at {lo} connection (ms)"] = round(cost, 3)
+        cpu_on = cells[("gateway", hi)].median_cpu("gateway")
+        cpu_off = cells[("bare", hi)].median_cpu("bare")
+        summary[f"gateway CPU ms/request on / off at {hi} connections"] = (
+            f"{cpu_on:.3f} / {cpu_off:.3f}"
+        )
     upstream = "the rounds service" if args.upstream == "rounds" else "the stub service"
     title = (
         f"GET /api/v1/targets/<id>, direct to {upstream} vs through the gateway "
