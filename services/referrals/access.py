@@ -4,6 +4,9 @@ Leads are the most confidential records of the system:
 - the office (and administrators) see every lead and its subjects;
 - a receiver sees the leads transferred to their recipient body, with subjects. The gateway's
   tokens name no recipient body, so the office keeps `receivers` (user id → body);
+- the discipline inspection network platform (纪检监察网络平台, role `platform`: its signed
+  callbacks, forwarded by the gateway) reports for the discipline commission: it sees and
+  handles the leads transferred to `discipline_commission`, exactly as a receiver of that body;
 - a group leader (leader or deputy leader of an inspection group, from the rounds service's
   memberships, read through the gateway: the tokens carry no groups) sees the leads made from
   findings of the groups they lead, in the follow-up read model only: where the lead stands
@@ -11,8 +14,9 @@ Leads are the most confidential records of the system:
   (title, summary, subjects, outcomes, transition notes are withheld). They take no step;
 - anyone else sees no lead (404 on single reads, nothing in lists).
 The steps of a lead: approval, withdrawal and transfer are the office's; reception, handling,
-case filing and conclusion are the receiver's (a `receiver` of the lead's recipient body) or the
-office's, recording a feedback received on paper. Anyone else who sees the lead gets 403.
+case filing and conclusion are the receiver's (a `receiver` of the lead's recipient body, or the
+platform for the discipline commission) or the office's, recording a feedback received on paper.
+Anyone else who sees the lead gets 403.
 Rectification items: the office sees all; a user named on an item (owner, leader in charge, unit
 head) sees that item. Out-of-scope records are answered 404, as if absent.
 """
@@ -30,7 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from services.common.auth import CurrentPrincipal, Principal
 from services.common.gateway_client import Gateway
 from services.referrals.clients import MembershipCache
-from services.referrals.enums import LeadStatus
+from services.referrals.enums import LeadRecipient, LeadStatus
 from services.referrals.models import FindingSnapshot, Lead, Receiver, RectificationItem
 
 OFFICE = ("office", "admin")
@@ -41,6 +45,9 @@ RESULT_READERS = (*OFFICE, "superior", "service")
 SENT: tuple[str, ...] = tuple(
     s.value for s in LeadStatus if s not in (LeadStatus.draft, LeadStatus.approved)
 )
+# The discipline platform's callbacks: it reports for the discipline commission only.
+PLATFORM = "platform"
+PLATFORM_BODY = LeadRecipient.discipline_commission.value
 # The memberships (rounds service) that make a user a leader of a group's findings.
 LEADING_ROLES = ("leader", "deputy_leader")
 
@@ -107,6 +114,18 @@ def as_receiver(principal: Principal) -> ColumnElement[bool]:
     return Lead.status.in_(SENT) & (Lead.recipient == receiver_body(principal))
 
 
+def platform_body(principal: Principal) -> str | None:
+    """The recipient body the caller reports for as the discipline platform, if it is it."""
+    return PLATFORM_BODY if principal.has_role(PLATFORM) else None
+
+
+def as_platform(principal: Principal) -> ColumnElement[bool]:
+    """The leads the discipline platform handles: those sent to the discipline commission."""
+    if platform_body(principal) is None:
+        return false()
+    return Lead.status.in_(SENT) & (Lead.recipient == PLATFORM_BODY)
+
+
 def led_by(caller: Caller) -> ColumnElement[bool]:
     """The leads made from findings of the groups the caller leads (each finding's group is
     kept in its snapshot)."""
@@ -118,7 +137,7 @@ def led_by(caller: Caller) -> ColumnElement[bool]:
 def lead_scope(caller: Caller) -> ColumnElement[bool]:
     if is_office(caller.principal):
         return true()
-    return or_(as_receiver(caller.principal), led_by(caller))
+    return or_(as_receiver(caller.principal), as_platform(caller.principal), led_by(caller))
 
 
 def item_scope(principal: Principal) -> ColumnElement[bool]:

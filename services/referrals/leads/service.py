@@ -9,9 +9,10 @@ transitions are the official record. Party and government sanctions need a filed
 before 处分), so the persons sanctioned never exceed the subjects of filed cases.
 
 Who moves a lead: the office (every step), or a receiver of the lead's recipient body (the
-receiver's steps, once the lead is transferred). Anyone else who sees the lead (a group leader)
-gets 403. Dates (Asia/Shanghai): a lead is transferred between the day it was registered and
-today; its feedback deadline is never before the transfer.
+receiver's steps, once the lead is transferred; the discipline platform counts as a receiver of
+the discipline commission). Anyone else who sees the lead (a group leader) gets 403.
+Dates (Asia/Shanghai): a lead is transferred between the day it was registered and today; its
+feedback deadline is never before the transfer.
 """
 
 from __future__ import annotations
@@ -107,22 +108,30 @@ class LeadService:
 
     async def handles(self, lead: Lead, caller: Caller) -> bool:
         """The caller may see the whole lead and take its receiver's steps: the office, or a
-        receiver of the lead's recipient body once it is transferred."""
+        receiver of the lead's recipient body (the platform, for the discipline commission)
+        once it is transferred."""
         if access.is_office(caller.principal):
             return True
-        body = await self.repo.receiver_body(caller.principal)
-        return body == lead.recipient and lead.status in access.SENT
+        return lead.recipient in await self._bodies(caller) and lead.status in access.SENT
+
+    async def _bodies(self, caller: Caller) -> set[str]:
+        """The recipient bodies the caller handles leads for: as a receiver, as the platform."""
+        found = (
+            await self.repo.receiver_body(caller.principal),
+            access.platform_body(caller.principal),
+        )
+        return {body for body in found if body is not None}
 
     async def present(self, leads: Sequence[Lead], caller: Caller) -> list[LeadRead]:
         """Leads as the caller may see them: three queries whatever the number of leads. Who
         does not handle a lead (a group leader following their findings) gets the follow-up
         read model: where it stands, not whom it is about nor what came of it."""
         office = access.is_office(caller.principal)
-        body = None if office else await self.repo.receiver_body(caller.principal)
+        bodies: set[str] = set() if office else await self._bodies(caller)
         full = {
             lead.id
             for lead in leads
-            if office or (body == lead.recipient and lead.status in access.SENT)
+            if office or (lead.recipient in bodies and lead.status in access.SENT)
         }
         subjects = await self.repo.subjects_of([lead.id for lead in leads])
         found = await snapshots.of(self.session, (f for lead in leads for f in lead.finding_ids))
