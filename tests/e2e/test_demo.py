@@ -26,6 +26,10 @@ def test_the_demo_city_loads_once_and_reads_back(system: System, database: Datab
         coverage = gw.get("/api/v1/coverage", params={"term_id": term["id"]}).json()
         # 8 departments, 10 townships, 40 villages; round 1 (rectification) inspected 3
         # departments, round 2 (stationing) 3 departments, 23 villages and 4 townships
-        assert coverage["overall"] == {"total": 58, "inspected": 33, "planned": 0, "remaining": 25}
+        # (other tests of the session may add units to the same city: only ours are exact)
+        overall = coverage["overall"]
+        assert (overall["inspected"], overall["planned"]) == (33, 0)
+        assert overall["total"] >= 58
+        assert overall["remaining"] == overall["total"] - 33
         leads = gw.get("/api/v1/leads", params={"limit": 50}).json()["items"]
         assert {lead["status"] for lead in leads} >= {"concluded", "transferred", "draft"}

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from ops.stack import Database
-from tests.referrals.conftest import Auth, Upstream
+from tests.referrals.conftest import Auth, Upstream, sql
 from tests.referrals.test_leads import move as move_lead
 from tests.referrals.test_leads import read as read_lead
 from tests.referrals.test_leads import walk
@@ -456,6 +456,11 @@ async def test_statistics_show_exactly_what_happened(
     # every record, whatever its round
     everything = await stats(client)
     assert (everything["scope"], everything["round_ids"]) == ("all", [])
+    # every record: each figure counted from its own table (a count of no table would be 1)
+    for figure, table in (("rules", "rules"), ("suggestions", "suggestions")):
+        counted = await sql(database, f"SELECT count(*) FROM referrals.{table}")
+        got = everything[figure] if figure == "rules" else everything[figure]["total"]
+        assert got == counted, figure
     assert everything["leads"]["handed_over"] >= 6
 
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, cast, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Integer, and_, cast, false, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -60,11 +60,18 @@ def _made_in_rounds(model: Any, round_ids: Rounds) -> ColumnElement[bool]:
         return true()
     if not round_ids:
         return false()
-    of_rounds = access.findings_where(FindingSnapshot.round_id.in_(round_ids))
-    return or_(
-        model.round_id.in_(round_ids),
-        and_(model.round_id.is_(None), model.finding_ids.overlap(of_rounds)),
+    # A semi-join on the snapshots' primary key, not `finding_ids && ARRAY(every finding of
+    # the rounds)`: with many findings the GIN plan of the latter took tens of seconds for one
+    # round at 100,000 leads (bench/referrals_stats.py), this one a few hundred milliseconds.
+    of_rounds = (
+        select(FindingSnapshot.finding_id)
+        .where(
+            FindingSnapshot.finding_id == func.any(model.finding_ids),
+            FindingSnapshot.round_id.in_(round_ids),
+        )
+        .exists()
     )
+    return or_(model.round_id.in_(round_ids), and_(model.round_id.is_(None), of_rounds))
 
 
 def _count(*where: ColumnElement[bool] | InstrumentedAttribute[bool]) -> Any:
@@ -198,11 +205,13 @@ def _results(round_ids: Rounds) -> Any:
                 for a in Adoption
             ),
         )
+        .select_from(Suggestion)
         .where(_in_rounds(Suggestion.round_id, round_ids))
         .subquery("suggestions")
     )
     rules = (
         select(_count().label("rules"))
+        .select_from(EstablishedRule)  # else, for every record, COUNT(*) of no table: 1
         .where(_in_rounds(EstablishedRule.round_id, round_ids))
         .subquery("rules")
     )
@@ -219,5 +228,8 @@ async def figures(session: AsyncSession, round_ids: Rounds) -> dict[str, Any]:
         .join(suggestions, true())
         .join(rules, true())
     )
+    # prepared per pooled connection, and its text changes with the number of rounds: after
+    # five runs PostgreSQL may switch to a generic plan that ignores which rounds are asked
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     row = (await session.execute(stmt)).mappings().one()
     return dict(row)
