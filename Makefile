@@ -37,5 +37,12 @@ $(STAMP): requirements.lock
 bench: $(STAMP)
 	$(BIN)/python bench/gateway_overhead.py
 
+.PHONY: bench-findings bench-referrals
+bench-findings: $(STAMP) ## recording findings, direct vs through the gateway, and the batch
+	$(BIN)/python bench/findings_capture.py
+
+bench-referrals: $(STAMP) ## the hand-over statistics over 100,000 leads, with the plans
+	$(BIN)/python bench/referrals_stats.py --explain
+
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

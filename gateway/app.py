@@ -16,6 +16,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.audit import api as audit_api
+from gateway.audit.middleware import AuditMiddleware
+from gateway.dashboard.api import install as install_dashboard
 from gateway.hub import api as hub_api
 from gateway.hub import ingest as hub_ingest
 from gateway.hub.dispatcher import Dispatcher
@@ -126,6 +129,8 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     api.include_router(hub_ingest.router)
     api.include_router(hub_api.router)
     api.include_router(integrations_api.router)
+    install_dashboard(api, upstreams)  # dashboard, statistical table, exports, /results
+    api.include_router(audit_api.router)
     document_problems(api)
 
     @api.get("/.well-known/jwks.json", include_in_schema=False)
@@ -197,7 +202,9 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
 
     proxy = Proxy(settings, signer, access_tokens, upstreams)
     register_pool_metrics("gateway", api)
-    app: ASGIApp = RequestIdMiddleware(GatewayApp(api, proxy))
+    app: ASGIApp = RequestIdMiddleware(
+        AuditMiddleware(GatewayApp(api, proxy), settings, access_tokens)
+    )
     if not settings.observability:
         return app
     return ObservabilityMiddleware(app, app_name="gateway")

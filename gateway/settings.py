@@ -2,7 +2,7 @@ import base64
 import binascii
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import AppSettings
@@ -63,9 +63,40 @@ class GatewaySettings(AppSettings):
         default=False,
         description="allow webhook URLs on private, loopback and link-local addresses (tests)",
     )
+    dashboard_cache_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="the dashboard's figures of one scope are served from memory this long "
+        "(0: never cached); the statistical table and export packages always count afresh",
+    )
+    export_dir: Path = Field(
+        default=Path(".data/exports"), description="where export packages are built and kept"
+    )
+    export_keep_seconds: int = Field(
+        default=3600, gt=0, description="a finished export package is deleted after this"
+    )
+    export_concurrency: int = Field(
+        default=2, ge=1, le=16, description="export packages built at the same time"
+    )
+    export_page_size: int = Field(
+        default=200, ge=1, le=200, description="rows asked of a service per page when exporting"
+    )
     upstream_connect_timeout: float = 2.0
     upstream_read_timeout: float = 30.0
     upstream_pool_size: int = 256
+    audit_read_resources: list[str] = Field(
+        default=["leads", "findings", "exports", "audit"],
+        description="resources (`/api/v1/<resource>`) whose every read is audited; every write "
+        "anywhere is audited regardless",
+    )
+    audit_trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="proxies (addresses or networks) whose X-Forwarded-For is believed for the "
+        "client address in the audit trail; none by default",
+    )
+    audit_timeout_seconds: float = Field(
+        default=5, gt=0, description="longest wait for one audit append before answering 503"
+    )
     platform_callback_secret: SecretStr | None = Field(
         default=None,
         description="Standard Webhooks secret (`whsec_<base64>`) the discipline inspection "

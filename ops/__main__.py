@@ -179,5 +179,203 @@ def create_user_cmd(
         db.stop()
 
 
+# ---- the audit trail (issue #9) -------------------------------------------------------------
+
+
+def _gateway_url() -> tuple[str, Database | None]:
+    """The gateway role's URL: GATEWAY_DATABASE_URL (a deployment), or the local database,
+    started for the command (returned, to be stopped after) only if `make run` is not already
+    running it."""
+    from ops.bootstrap import load_passwords, with_credentials
+    from ops.pg import EmbeddedPostgres
+    from ops.stack import DATABASE
+
+    if url := os.environ.get("GATEWAY_DATABASE_URL"):
+        return url, None
+    db = database()
+    embedded = EmbeddedPostgres(DATA_DIR / "pg", db.pg_port) if db.admin_url is None else None
+    if embedded is None or embedded.is_running():
+        admin = db.admin_url or (embedded.admin_url() if embedded else "")
+        password = load_passwords(DATA_DIR / "secrets")["gateway"]
+        return with_credentials(admin, "gateway_svc", password, DATABASE), None
+    db.start()
+    return db.urls["gateway"], db
+
+
+@cli.command("verify-audit")
+def verify_audit(
+    held: str = typer.Option(
+        "", help="SEQ:HASH of a head kept earlier (`audit-head`): check it is still there"
+    ),
+) -> None:
+    """Recompute the audit trail's hash chain; exit 1 naming the first broken entry."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from gateway.audit.verify import Verification, verify
+
+    expected = None
+    if held:
+        seq, _, digest = held.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise typer.BadParameter("expected SEQ:HASH (hash in hex)", param_hint="--held")
+        expected = (int(seq), bytes.fromhex(digest))
+
+    async def run(url: str, progress: Progress) -> Verification:
+        task = progress.add_task("verifying", total=None)
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await verify(
+                    conn,
+                    held=expected,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
+        finally:
+            await engine.dispose()
+
+    url, started = _gateway_url()
+    try:
+        columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeRemainingColumn(), console=console) as bar:
+            result = asyncio.run(run(url, bar))
+    finally:
+        if started is not None:
+            started.stop()
+    if result.broken is not None:
+        console.print(
+            f"[red]audit chain broken at seq {result.broken.seq}[/]: {result.broken.reason} "
+            f"({result.checked} entries verified before it, head {result.head_seq})"
+        )
+        raise typer.Exit(1)
+    console.print(f"[green]audit chain intact[/]: {result.checked} entries, head {result.head_seq}")
+
+
+@cli.command("audit-head")
+def audit_head() -> None:
+    """Print the audit trail's head (seq, hash, time) signed with the gateway's key, as JSON,
+    for an outside party to keep."""
+    import json
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from gateway.audit.verify import Head, current_head, signed_head
+    from gateway.keys import Signer, load_or_create
+    from gateway.settings import GatewaySettings
+
+    async def read(url: str) -> Head:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await current_head(conn)
+        finally:
+            await engine.dispose()
+
+    key = os.environ.get("GATEWAY_SIGNING_KEY_FILE") or DATA_DIR / "keys" / "gateway-signing.pem"
+    try:  # the gateway's own key, never a new one: a head signed by nobody known is worthless
+        private = load_or_create(Path(key), create=False)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    url, started = _gateway_url()
+    try:
+        head = asyncio.run(read(url))
+    finally:
+        if started is not None:
+            started.stop()
+    issuer = GatewaySettings(database_url=url).token_issuer
+    typer.echo(
+        json.dumps(signed_head(head, Signer(private, [], issuer)), ensure_ascii=False, indent=2)
+    )
+
+
+# ---- export packages (issue #8) -------------------------------------------------------------
+
+
+@cli.command("export-package")
+def export_package(
+    round_id: str = typer.Option("", help="the round to export"),
+    term_id: str = typer.Option("", help="the term to export (all its rounds)"),
+    recipient: str = typer.Option(
+        "", help="office (lead subjects named) or superior (no names); default: your role's"
+    ),
+    out: Path = typer.Option(Path("."), help="a file, or a folder for export-<id>.zip"),
+    gateway: str = typer.Option("http://127.0.0.1:8000", envvar="GATEWAY_PUBLIC_URL"),
+    username: str = typer.Option("admin", envvar="INSPECTION_USERNAME"),
+    password: str = typer.Option(
+        "", envvar="INSPECTION_PASSWORD", help="default: the development admin's (.data/secrets)"
+    ),
+) -> None:
+    """Export a round or a term for the higher-level office: a ZIP of XLSX, CSV and JSON
+    registers with a manifest of SHA-256 sums, followed on a progress bar, then checked."""
+    import httpx
+
+    from ops.export_package import ExportFailed, Request, run
+
+    if bool(round_id) == bool(term_id):
+        raise typer.BadParameter("give exactly one of --round-id and --term-id")
+    if not password:
+        stored = DATA_DIR / "secrets" / "dev-admin.password"
+        if not stored.exists():
+            raise typer.BadParameter("give --password (or INSPECTION_PASSWORD)")
+        password = stored.read_text().strip()
+    req = Request(gateway, username, password, round_id or None, term_id or None,
+                  recipient or None, out)  # fmt: skip
+    try:
+        saved = run(req, console)
+    except (ExportFailed, httpx.HTTPError, OSError) as exc:
+        console.print(f"[red]export failed[/]: {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]saved[/] {saved} (checked against its manifest)")
+
+
+# ---- data cross-checks (issue #7) -----------------------------------------------------------
+
+
+@cli.command("import-dataset")
+def import_dataset(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or XLSX"),
+    kind: str = typer.Option(..., help="loan_recipients, staff_roster, deaths, ..."),
+    dataset: str = typer.Option("", help="the dataset's name; default the file's name"),
+    round_id: str = typer.Option("", "--round", help="the round it serves (leaders: required)"),
+    mapping: str = typer.Option("", help='JSON {"id_number": "证件号码", ...}'),
+    partial: bool = typer.Option(False, help="keep the good rows, report the bad"),
+    gateway: str = typer.Option("http://127.0.0.1:8000", envvar="GATEWAY_PUBLIC_URL"),
+    user: str = typer.Option("", envvar="INSPECTION_USER"),
+    password: str = typer.Option("", envvar="INSPECTION_PASSWORD"),
+    token: str = typer.Option("", envvar="INSPECTION_TOKEN", help="an access token instead"),
+) -> None:
+    """Upload a dataset (streamed) and follow its import with a progress bar."""
+    from ops import crosschecks
+
+    with crosschecks.signed_in(console, gateway, user, password, token) as client:
+        ok = crosschecks.import_dataset(
+            console, client, file, kind, dataset or file.stem, round_id, mapping, partial
+        )
+    if not ok:
+        raise typer.Exit(1)
+
+
+@cli.command("run-crosscheck")
+def run_crosscheck(
+    round_id: str = typer.Option(..., "--round", help="the round the run belongs to"),
+    datasets: list[str] = typer.Option(..., "--dataset", help="a dataset version id; repeat"),
+    rules: list[str] = typer.Option(..., "--rule", help="a rule code; repeat"),
+    params: str = typer.Option("", help='JSON {"amount_over_cap": {"cap": "150000"}, ...}'),
+    title: str = typer.Option(""),
+    gateway: str = typer.Option("http://127.0.0.1:8000", envvar="GATEWAY_PUBLIC_URL"),
+    user: str = typer.Option("", envvar="INSPECTION_USER"),
+    password: str = typer.Option("", envvar="INSPECTION_PASSWORD"),
+    token: str = typer.Option("", envvar="INSPECTION_TOKEN", help="an access token instead"),
+) -> None:
+    """Run rules over dataset versions and follow the run with a progress bar."""
+    from ops import crosschecks
+
+    with crosschecks.signed_in(console, gateway, user, password, token) as client:
+        ok = crosschecks.run(console, client, round_id, datasets, rules, params, title)
+    if not ok:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     cli()

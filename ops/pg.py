@@ -174,12 +174,25 @@ class EmbeddedPostgres:
                 time.sleep(0.1)
         raise RuntimeError(f"PostgreSQL is not accepting connections on port {self.port}")
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` (the default) rolls back open transactions and disconnects clients cleanly;
+        `immediate` ends every server process at once, as a crash would, and the next start
+        recovers from the WAL (what the fault tests want)."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"pg_ctl has no stop mode {mode!r}")
         if not (self.pgdata / "PG_VERSION").exists():
             return
         subprocess.run(
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "stop"],
             capture_output=True,
             check=False,
             **self._run_as(),
         )
+
+    def restart(self, mode: str = "fast", down_seconds: float = 0.0) -> None:
+        """Stops the server (see `stop`), leaves it down `down_seconds`, starts it again on the
+        same port: every client connection is cut and has to be made again."""
+        self.stop(mode)
+        if down_seconds > 0:
+            time.sleep(down_seconds)
+        self.start()

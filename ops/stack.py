@@ -54,6 +54,13 @@ class Database:
         if self.embedded is not None:
             self.embedded.stop()
 
+    def restart(self, mode: str = "fast", down_seconds: float = 0.0) -> None:
+        """Restarts the embedded server (see `EmbeddedPostgres.stop` for `mode`); the apps keep
+        running and have to reconnect. A server named by `admin_url` is not ours to restart."""
+        if self.embedded is None:
+            raise RuntimeError("only an embedded PostgreSQL can be restarted from here")
+        self.embedded.restart(mode, down_seconds)
+
 
 @dataclass
 class Stack:
@@ -138,6 +145,22 @@ class Stack:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+    def kill_app(self, app: str) -> None:
+        """kill -9: no graceful shutdown, no lifespan exit; requests in flight are cut where
+        they stand (the fault tests' crash)."""
+        proc = self.procs.pop(app, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def restart_app(self, app: str, timeout: float = 60.0) -> None:
+        """Starts `app` again (after `stop_app` or `kill_app`) and waits until all is ready."""
+        if app in self.procs and self.procs[app].poll() is None:
+            self.stop_app(app)
+        self.start_app(app)
+        self.wait_ready(timeout)
 
     def stop(self) -> None:
         for app in list(self.procs):

@@ -167,7 +167,8 @@ class Dispatcher:
         self.http = httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=64),
+            # idle connections dropped before uvicorn's 5 s keep-alive closes them under a send
+            limits=httpx.Limits(max_connections=64, keepalive_expiry=4.0),
         )
         self.failures = 0
         self.last_gauges = 0.0

@@ -20,6 +20,8 @@ ROUTES: dict[str, str] = {
     "evidence": "findings",
     "responsibility-links": "findings",
     "portraits": "findings",
+    "datasets": "findings",
+    "crosschecks": "findings",
     "leads": "referrals",
     "rectifications": "referrals",
     "suggestions": "referrals",
@@ -40,7 +42,10 @@ def service_for(path: str) -> str | None:
 
 # Paths whose POST carries a file (multipart, streamed through to the service, which applies
 # its own, exact limit): these get the gateway's upload limit instead of its JSON body limit.
-UPLOADS: tuple[re.Pattern[str], ...] = (re.compile(r"^/api/v1/findings/[^/]+/evidence/?$"),)
+UPLOADS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^/api/v1/findings/[^/]+/evidence/?$"),
+    re.compile(r"^/api/v1/datasets/?$"),
+)
 
 
 def is_upload(method: str, path: str) -> bool:

@@ -11,9 +11,11 @@ from services.common.auth import KeySet
 from services.findings import api, events
 from services.findings.clients import MembershipCache
 from services.findings.comments import api as comments_api
+from services.findings.crosschecks import api as crosschecks_api
 from services.findings.evidence import api as evidence_api
 from services.findings.models import idempotency_keys, inbox, outbox
 from services.findings.settings import FindingsSettings
+from services.findings.stats import api as stats_api
 from services.findings.tracing import api as tracing_api
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,7 +28,15 @@ def create_app(settings: FindingsSettings | None = None, keys: KeySet | None = N
         settings,
         title="巡察问题服务 Findings",
         description="问题登记、证据、评论、责任倒查与单位素描像。",
-        routers=[*api.routers, *evidence_api.routers, *comments_api.routers, *tracing_api.routers],
+        # stats first: /api/v1/findings/stats is not a finding id
+        routers=[
+            *stats_api.routers,
+            *api.routers,
+            *evidence_api.routers,
+            *comments_api.routers,
+            *tracing_api.routers,
+            *crosschecks_api.routers,
+        ],
         migrations_dir=MIGRATIONS,
         idempotency=idempotency_keys,
         outbox=outbox,

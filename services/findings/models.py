@@ -79,6 +79,15 @@ class Finding(Base):
         Index("ix_findings_created_at_id", "created_at", "id"),
         Index("ix_findings_group_id_created_at", "group_id", "created_at"),
         Index("ix_findings_target_id_category_code", "target_id", "category_code"),
+        # the figures of rounds (stats): an index-only scan, grouped in index order
+        Index(
+            "ix_findings_round_id_category_code_status_severity",
+            "round_id",
+            "category_code",
+            "status",
+            "severity",
+            postgresql_include=["money_involved"],
+        ),
     )
 
     id: Mapped[uuid.UUID] = _id()

@@ -6,5 +6,7 @@ from services.rounds.coverage.api import routers as coverage
 from services.rounds.planning.api import routers as planning
 from services.rounds.registry.api import routers as registry
 from services.rounds.staffing.api import routers as staffing
+from services.rounds.summary.api import routers as summary
 
-routers: list[APIRouter] = [*registry, *planning, *staffing, *coverage]
+# summary first: /api/v1/rounds/summary is not a round id
+routers: list[APIRouter] = [*summary, *registry, *planning, *staffing, *coverage]

@@ -1,0 +1,194 @@
+"""Importing datasets: encodings, delimiters, Chinese date and amount formats, check digits,
+all or nothing, partial imports, the report."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from ops.stack import Database
+from services.findings.crosschecks import importer
+from tests.findings.conftest import World
+from tests.findings.crosschecks.conftest import (
+    csv_bytes,
+    imported,
+    person_id,
+    upload,
+    wrong_check_digit,
+)
+
+pytestmark = pytest.mark.usefixtures("fast_jobs")
+LOANS = ["序号", "姓名", "身份证号", "贷款金额", "发放日期", "银行账号", "备注"]
+
+
+async def test_a_loan_file_is_loaded_normalised(world: World) -> None:
+    rows = [
+        [1, "張 三", person_id(1), "¥50,000.00", "2018年5月1日", "6228 4800 1234", "首贷"],
+        [2, "李四", person_id(2).lower().replace("X", "x"), "30000", "2018/5/2", "", ""],
+        [3, "王五", person_id(3), "12000.5元", "20180503", "6228480012340003", "续贷"],
+        [4, "赵六", person_id(4), "8000", "2018.5.4", "6228480012340004", ""],
+    ]
+    version = await imported(
+        world, csv_bytes(LOANS, rows), kind="loan_recipients", dataset="人社局创业担保贷款"
+    )
+    got = await world.http.get(f"/api/v1/datasets/{version}", headers=world.office)
+    assert got.status_code == 200
+    v = got.json()
+    assert (v["dataset"], v["version"], v["row_count"], v["bad_rows"]) == (
+        "人社局创业担保贷款",
+        1,
+        4,
+        0,
+    )
+    assert len(v["sha256"]) == 64
+    assert v["columns"]["mapping"]["id_number"] == "身份证号"
+    rows_read = (
+        await world.http.get(f"/api/v1/datasets/{version}/rows", headers=world.office)
+    ).json()
+    first = rows_read[0]
+    assert first["line"] == 2
+    assert first["name"] == "張 三"
+    assert first["amount"] == "50000.00"
+    assert first["date1"] == "2018-05-01"
+    assert first["account"] == "62284800123"[:0] + "622848001234"
+    assert first["extra"] == {"序号": "1", "备注": "首贷"}
+    assert [r["date1"] for r in rows_read] == [
+        "2018-05-01",
+        "2018-05-02",
+        "2018-05-03",
+        "2018-05-04",
+    ]
+    assert rows_read[2]["amount"] == "12000.50"
+    assert rows_read[1]["account"] is None
+
+
+async def test_a_gbk_file_with_tabs(world: World) -> None:
+    data = csv_bytes(
+        ["姓名", "身份证号", "单位"], [["陈国华", person_id(7), "赤壁市财政局"]], "gbk"
+    )
+    data = data.replace(b",", b"\t")
+    version = await imported(world, data, kind="staff_roster")
+    [row] = (await world.http.get(f"/api/v1/datasets/{version}/rows", headers=world.office)).json()
+    assert (row["name"], row["org"]) == ("陈国华", "赤壁市财政局")
+
+
+async def test_a_bad_check_digit_on_row_90001_rejects_the_file_and_stores_nothing(
+    world: World, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small blocks: the rows before the bad one are sent to PostgreSQL before it is seen
+    monkeypatch.setattr(importer, "BLOCK_BYTES", 256 * 1024)
+    rows = [
+        [f"某{n}", person_id(n, born=f"19{50 + n // 1000 % 50}0101"), "1000", "2018-05-01"]
+        for n in range(100_000)
+    ]
+    bad = rows[89_999]  # the header is row 1: this is row 90,001
+    bad[1] = wrong_check_digit(bad[1])
+    data = csv_bytes(["姓名", "身份证号", "金额", "发放日期"], rows)
+    before = await _count_rows(database)
+    status, job = await upload(world, data, kind="loan_recipients", dataset="九万行")
+    assert status == 202
+    assert job["state"] == "failed"
+    error = job["error"]
+    assert error["type"] == "/problems/import-rejected"
+    assert error["rejected_rows"] == 1
+    assert error["rows"] == 100_000
+    assert [(e["row"], e["column"]) for e in error["errors"]] == [(90_001, "身份证号")]
+    assert "GB 11643" in error["errors"][0]["message"]
+    assert await _count_rows(database) == before
+    listed = await world.http.get(
+        "/api/v1/datasets", params={"dataset": "九万行"}, headers=world.office
+    )
+    assert listed.json()["items"] == []
+
+
+async def _count_rows(database: Database) -> int:
+    conn = await asyncpg.connect(database.urls["findings"].replace("+asyncpg", ""))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM findings.dataset_rows"))
+    finally:
+        await conn.close()
+
+
+async def test_partial_keeps_the_good_rows_and_reports_every_bad_one(world: World) -> None:
+    rows = [["甲", person_id(1), "100", "2018-05-01"],
+            ["乙", wrong_check_digit(person_id(2)), "100", "2018-05-01"],
+            ["丙", person_id(3), "12.345", "2018-05-01"],
+            ["丁", person_id(4), "100", "2018-02-30"],
+            ["", person_id(5), "-5", "明天"],
+            ["戊", person_id(6), "1,000.50", "2018年5月"]]  # fmt: skip
+    data = csv_bytes(["姓名", "身份证号", "金额", "发放日期"], rows)
+    _, job = await upload(world, data, kind="loan_recipients")
+    assert job["state"] == "failed"
+    assert job["error"]["rejected_rows"] == 4
+    _, job = await upload(world, data, kind="loan_recipients", partial="true")
+    assert job["state"] == "done", job
+    result = job["result"]
+    assert (result["rows"], result["rejected_rows"]) == (2, 4)
+    by_row = {}
+    for e in result["errors"]:
+        by_row.setdefault(e["row"], []).append(e["field"])
+    assert by_row == {3: ["id_number"], 4: ["amount"], 5: ["date1"],
+                      6: ["name", "amount", "date1"]}  # fmt: skip
+    version = result["dataset_version_id"]
+    kept = (await world.http.get(f"/api/v1/datasets/{version}/rows", headers=world.office)).json()
+    assert [(r["line"], r["amount"], r["date1"]) for r in kept] == [
+        (2, "100.00", "2018-05-01"), (7, "1000.50", "2018-05-01")]  # fmt: skip
+
+
+async def test_the_report_lists_a_thousand_rows_and_counts_them_all(world: World) -> None:
+    rows = [[f"某{n}", "420000000000000000", "1", "2018-01-01"] for n in range(1500)]
+    _, job = await upload(world, csv_bytes(["姓名", "身份证号", "金额", "发放日期"], rows),
+                               kind="loan_recipients")  # fmt: skip
+    assert job["error"]["rejected_rows"] == 1500
+    assert len(job["error"]["errors"]) == 1000
+    assert job["error"]["errors"][-1]["row"] == 1001
+
+
+async def test_a_file_without_a_required_column_is_422_at_once(world: World) -> None:
+    data = csv_bytes(["姓名", "金额"], [["甲", "100"]])
+    status, problem = await upload(world, data, kind="loan_recipients")
+    assert status == 422
+    assert problem["type"] == "/problems/columns-missing"
+    assert {e["field"] for e in problem["errors"]} == {"id_number"}
+    # the mapping names the columns when the headers are not the usual ones
+    data = csv_bytes(["户名", "证件", "发放额"], [["甲", person_id(1), "100"]])
+    mapping = '{"name": "户名", "id_number": "证件", "amount": "发放额"}'
+    status, job = await upload(world, data, kind="loan_recipients", mapping=mapping)
+    assert job["state"] == "done", job
+    status, problem = await upload(world, data, kind="loan_recipients",
+                                   mapping='{"name": "没有这列"}')  # fmt: skip
+    assert status == 422
+
+
+async def test_quoted_cells_and_line_breaks_inside_them(world: World) -> None:
+    data = (
+        "姓名,身份证号,金额,发放日期,备注\r\n"
+        f'"张三",{person_id(1)},"¥1,200.00",2018-05-01,"第一行\r\n第二行"\r\n'
+        f'李四,{person_id(2)},300,2018-05-02,"含""引号"",和逗号"\r\n'
+        f"王五,{person_id(3)},400,2018-05-03,反斜杠\\和\t制表符\r\n"
+    ).encode("utf-8-sig")
+    version = await imported(world, data, kind="loan_recipients")
+    rows = (await world.http.get(f"/api/v1/datasets/{version}/rows", headers=world.office)).json()
+    assert [(r["line"], r["name"], r["amount"]) for r in rows] == [
+        (2, "张三", "1200.00"), (3, "李四", "300.00"), (4, "王五", "400.00")]  # fmt: skip
+    assert rows[0]["extra"] == {"备注": "第一行\n第二行"}  # line ends normalised
+    assert rows[1]["extra"] == {"备注": '含"引号",和逗号'}
+    assert rows[2]["extra"] == {"备注": "反斜杠\\和\t制表符"}
+
+
+async def test_an_xlsx_workbook(world: World) -> None:
+    import io
+    from datetime import date
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "身份证号", "死亡日期"])
+    sheet.append(["甲", person_id(1), date(2018, 3, 1)])
+    sheet.append(["乙", person_id(2), "2018年4月2日"])
+    out = io.BytesIO()
+    book.save(out)
+    version = await imported(world, out.getvalue(), kind="deaths", filename="死亡名单.xlsx")
+    rows = (await world.http.get(f"/api/v1/datasets/{version}/rows", headers=world.office)).json()
+    assert [(r["name"], r["date1"]) for r in rows] == [("甲", "2018-03-01"), ("乙", "2018-04-02")]
