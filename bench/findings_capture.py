@@ -65,7 +65,7 @@ for path in (ROOT, ROOT / "bench"):  # the project, and gateway_overhead.py next
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from gateway_overhead import CpuMeter, wait_quiet, wrk  # noqa: E402
+from gateway_overhead import quiet_runs, wait_quiet  # noqa: E402
 
 from gateway.app import make_signer  # noqa: E402
 from gateway.identity.enums import Role  # noqa: E402
@@ -296,53 +296,33 @@ def measure(
     groups: dict[str, int],
     parents: dict[str, int],
 ) -> dict[tuple[str, int], Cell]:
-    """wrk runs, direct and gateway interleaved (order alternating), each after a quiet check."""
     cells: dict[tuple[str, int], Cell] = {}
-    for c in args.conns:
-        threads = 1 if c == 1 else 2
-        for base, script in targets.values():
-            wrk(base + "/", script, c, threads, args.warmup)
-        for rep in range(args.runs):
-            order = list(targets) if rep % 2 == 0 else list(reversed(targets))
-            for name in order:
-                base, script = targets[name]
-                for attempt in range(1, args.retries + 2):
-                    wait_quiet(groups, parents, args.quiet, args.patience)
-                    with CpuMeter(groups, parents) as meter:
-                        res = wrk(base + "/", script, c, threads, args.duration, timeout=30)
-                    disturbed = meter.foreign_cores() >= 2 * args.quiet
-                    if not disturbed or attempt > args.retries:
-                        break
-                    print(
-                        f"  {name:8} c={c:<3} run {rep + 1}: disturbed by other work "
-                        f"({meter.foreign_cores():.2f} cores), repeated",
-                        flush=True,
-                    )
-                errors = sum(res["errors"].values())
-                if errors or res["replayed"]:
-                    raise RuntimeError(
-                        f"{name}: wrk saw errors {res['errors']}, {res['replayed']} replays"
-                    )
-                lat = res["latency_us"]
-                run = Run(
-                    rps=res["requests"] / (res["duration_us"] / 1e6),
-                    p50_ms=lat["p50"] / 1000,
-                    p95_ms=lat["p95"] / 1000,
-                    p99_ms=lat["p99"] / 1000,
-                    requests=res["requests"],
-                    cpu_ms_per_req=meter.per_request_ms(res["requests"]),
-                    foreign_cores=meter.foreign_cores(),
-                    disturbed=disturbed,
-                )
-                cells.setdefault((name, c), Cell(name, c)).runs.append(run)
-                cpu = run.cpu_ms_per_req
-                print(
-                    f"  {name:8} c={c:<3} run {rep + 1}: {run.rps:6.1f} findings/s  "
-                    f"p50 {run.p50_ms:7.2f} ms  p95 {run.p95_ms:7.2f} ms  CPU ms/finding "
-                    + " ".join(f"{p} {cpu.get(p, 0.0):.2f}" for p in PARTS)
-                    + f"  other load {run.foreign_cores:.2f} cores",
-                    flush=True,
-                )
+    for name, c, rep, res, meter, disturbed in quiet_runs(
+        args, targets, groups, parents, timeout=30
+    ):
+        errors = sum(res["errors"].values())
+        if errors or res["replayed"]:
+            raise RuntimeError(f"{name}: wrk saw errors {res['errors']}, {res['replayed']} replays")
+        lat = res["latency_us"]
+        run = Run(
+            rps=res["requests"] / (res["duration_us"] / 1e6),
+            p50_ms=lat["p50"] / 1000,
+            p95_ms=lat["p95"] / 1000,
+            p99_ms=lat["p99"] / 1000,
+            requests=res["requests"],
+            cpu_ms_per_req=meter.per_request_ms(res["requests"]),
+            foreign_cores=meter.foreign_cores(),
+            disturbed=disturbed,
+        )
+        cells.setdefault((name, c), Cell(name, c)).runs.append(run)
+        cpu = run.cpu_ms_per_req
+        print(
+            f"  {name:8} c={c:<3} run {rep + 1}: {run.rps:6.1f} findings/s  "
+            f"p50 {run.p50_ms:7.2f} ms  p95 {run.p95_ms:7.2f} ms  CPU ms/finding "
+            + " ".join(f"{p} {cpu.get(p, 0.0):.2f}" for p in PARTS)
+            + f"  other load {run.foreign_cores:.2f} cores",
+            flush=True,
+        )
     return cells
 
 

@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -436,14 +437,16 @@ def start_bare_gateway(stack: Stack, log_dir: Path) -> str:
     raise RuntimeError("the second gateway did not start")
 
 
-def measure(
+def quiet_runs(
     args: argparse.Namespace,
     targets: dict[str, tuple[str, Path]],
     groups: dict[str, int],
     parents: dict[str, int],
-) -> dict[tuple[str, int], Cell]:
-    """wrk runs, direct and gateway interleaved (order alternating), each after a quiet check."""
-    cells: dict[tuple[str, int], Cell] = {}
+    timeout: int = 5,
+) -> Iterator[tuple[str, int, int, dict[str, Any], CpuMeter, bool]]:
+    """wrk runs, the targets interleaved (order alternating), each after a quiet check and
+    repeated (up to --retries) when other work disturbed it: (target, connections, repetition,
+    wrk's result, the CPU meter, disturbed) of each run kept."""
     for c in args.conns:
         threads = 1 if c == 1 else 2
         for base, script in targets.values():
@@ -455,7 +458,7 @@ def measure(
                 for attempt in range(1, args.retries + 2):
                     wait_quiet(groups, parents, args.quiet, args.patience)
                     with CpuMeter(groups, parents) as meter:
-                        res = wrk(base + "/", script, c, threads, args.duration)
+                        res = wrk(base + "/", script, c, threads, args.duration, timeout=timeout)
                     disturbed = meter.foreign_cores() >= 2 * args.quiet
                     if not disturbed or attempt > args.retries:
                         break
@@ -464,31 +467,42 @@ def measure(
                         f"({meter.foreign_cores():.2f} cores), repeated",
                         flush=True,
                     )
-                errors = sum(res["errors"].values())
-                if errors:
-                    raise RuntimeError(f"{name}: wrk saw errors {res['errors']}")
-                lat = res["latency_us"]
-                run = Run(
-                    rps=res["requests"] / (res["duration_us"] / 1e6),
-                    p50_ms=lat["p50"] / 1000,
-                    p90_ms=lat["p90"] / 1000,
-                    p99_ms=lat["p99"] / 1000,
-                    requests=res["requests"],
-                    errors=errors,
-                    cpu_ms_per_req=meter.per_request_ms(res["requests"]),
-                    foreign_cores=meter.foreign_cores(),
-                    disturbed=disturbed,
-                )
-                cells.setdefault((name, c), Cell(name, c)).runs.append(run)
-                cpu = run.cpu_ms_per_req
-                print(
-                    f"  {name:8} c={c:<3} run {rep + 1}: {run.rps:7.0f} req/s  "
-                    f"p50 {run.p50_ms:7.3f} ms  p99 {run.p99_ms:7.3f} ms  CPU ms/req "
-                    f"gateway {cpu['gateway']:.3f} service {cpu['rounds']:.3f} "
-                    f"postgres {cpu.get('postgres', 0.0):.3f} wrk {cpu['wrk']:.3f}  "
-                    f"other load {run.foreign_cores:.2f} cores",
-                    flush=True,
-                )
+                yield name, c, rep, res, meter, disturbed
+
+
+def measure(
+    args: argparse.Namespace,
+    targets: dict[str, tuple[str, Path]],
+    groups: dict[str, int],
+    parents: dict[str, int],
+) -> dict[tuple[str, int], Cell]:
+    cells: dict[tuple[str, int], Cell] = {}
+    for name, c, rep, res, meter, disturbed in quiet_runs(args, targets, groups, parents):
+        errors = sum(res["errors"].values())
+        if errors:
+            raise RuntimeError(f"{name}: wrk saw errors {res['errors']}")
+        lat = res["latency_us"]
+        run = Run(
+            rps=res["requests"] / (res["duration_us"] / 1e6),
+            p50_ms=lat["p50"] / 1000,
+            p90_ms=lat["p90"] / 1000,
+            p99_ms=lat["p99"] / 1000,
+            requests=res["requests"],
+            errors=errors,
+            cpu_ms_per_req=meter.per_request_ms(res["requests"]),
+            foreign_cores=meter.foreign_cores(),
+            disturbed=disturbed,
+        )
+        cells.setdefault((name, c), Cell(name, c)).runs.append(run)
+        cpu = run.cpu_ms_per_req
+        print(
+            f"  {name:8} c={c:<3} run {rep + 1}: {run.rps:7.0f} req/s  "
+            f"p50 {run.p50_ms:7.3f} ms  p99 {run.p99_ms:7.3f} ms  CPU ms/req "
+            f"gateway {cpu['gateway']:.3f} service {cpu['rounds']:.3f} "
+            f"postgres {cpu.get('postgres', 0.0):.3f} wrk {cpu['wrk']:.3f}  "
+            f"other load {run.foreign_cores:.2f} cores",
+            flush=True,
+        )
     return cells
 
 
