@@ -25,6 +25,10 @@ Measured, each the median of --runs (the order of the variants alternating betwe
      package writer of gateway/dashboard/package.py, the files closed;
    the ratio of each to COPY, and this process's peak RSS above its resident size before
    (VmHWM, reset through /proc/self/clear_refs before each run);
+   and, with `--parts paging`, the same pages read three ways (200 a page, 50 a page, three
+   concurrent streams of 200, one per severity) with the findings service's CPU time
+   (/proc/<pid>/stat) and this process's around each: the service's cost a request and a
+   finding;
 2. the real thing: `POST /api/v1/exports` of the small round and of the big round (ZIP with
    every register, the statistics and the manifest), wall time to `done`, and the gateway
    process's peak RSS during each job: memory flat whatever the size. Meanwhile `GET /healthz`
@@ -43,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import shutil
 import signal
@@ -81,6 +86,7 @@ from ops.users import create_user  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 USERNAME = "bench-office"
 FINDINGS = REGISTERS[0]
+SEVERITIES = ("minor", "major", "serious")
 TARGETS = 40
 FACTS = (
     "经查，该村在实施产业扶贫项目过程中，村“两委”未按规定召开村民代表大会，项目资金拨付"
@@ -418,6 +424,71 @@ def register_runs(world: World, runs: int) -> dict[str, Any]:
     return found
 
 
+# ---- 1b. where the register's time goes: page size, concurrent pages ----
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def fetch(register: Register, round_id: str, limit: int, streams: int) -> tuple[int, int]:
+    """(findings, requests) of the round, pages only (nothing made of them): one keyset
+    stream, or one per severity at the same time (what a gateway could do alone, merging
+    them)."""
+    upstreams = Upstreams(register.settings)
+    await upstreams.start()
+    try:
+        services = Services(upstreams, register.tokens)
+        parts = [[("round_id", round_id)]]
+        if streams > 1:
+            parts = [[("round_id", round_id), ("severity", s)] for s in SEVERITIES[:streams]]
+
+        async def one(params: list[tuple[str, str]]) -> tuple[int, int]:
+            got = pages = 0
+            async for items in services.pages("findings", "/api/v1/findings", params, limit=limit):
+                got, pages = got + len(items), pages + 1
+            return got, pages
+
+        done = await asyncio.gather(*(one(p) for p in parts))
+        return sum(d[0] for d in done), sum(d[1] for d in done)
+    finally:
+        await upstreams.close()
+
+
+def paging_runs(world: World, runs: int) -> dict[str, Any]:
+    """Wall time and the findings service's CPU time for each way of reading the pages."""
+    register = Register(world)
+    big = world.rounds["big"]
+    service = world.stack.procs["findings"].pid
+    variants = {
+        "200 a page": (200, 1),
+        "50 a page": (50, 1),
+        "200 a page, 3 streams (one per severity)": (200, 3),
+    }
+    found: dict[str, list[dict[str, Any]]] = {k: [] for k in variants}
+    for n in range(runs):
+        order = list(variants.items())
+        for name, (limit, streams) in order if n % 2 == 0 else reversed(order):
+            cpu, mine = cpu_seconds(service), time.process_time()
+            started = time.perf_counter()
+            rows, requests = asyncio.run(fetch(register, big, limit, streams))
+            got = {
+                "seconds": time.perf_counter() - started,
+                "service_cpu": cpu_seconds(service) - cpu,
+                "client_cpu": time.process_time() - mine,  # the gateway's classes, here
+                "rows": rows,
+                "requests": requests,
+                "load": load_average(),
+            }
+            found[name].append(got)
+            log(f"run {n + 1}: {name}: {rows:,} rows in {got['seconds']:.1f} s, findings "
+                f"service CPU {got['service_cpu']:.1f} s, this process's "
+                f"{got['client_cpu']:.1f} s (load {got['load']})")  # fmt: skip
+    return found
+
+
 # ---- 2. the jobs, through the gateway ----
 
 
@@ -560,7 +631,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dashboard-calls", type=int, default=15)
     parser.add_argument(
-        "--parts", default="register,jobs,dashboard", help="which measurements, comma-separated"
+        "--parts",
+        default="register,jobs,dashboard",
+        help="which measurements, comma-separated (also: paging)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
@@ -582,6 +655,8 @@ def main() -> int:
         parts = set(args.parts.split(","))
         if "register" in parts:
             result["register"] = register_runs(world, args.runs)
+        if "paging" in parts:
+            result["paging"] = paging_runs(world, args.runs)
         if "jobs" in parts:
             result["jobs"] = [job_run(world, key) for key in ("small", "big", "small", "big")]
         for j in result.get("jobs", []):
@@ -610,6 +685,8 @@ def main() -> int:
 def report(result: dict[str, Any]) -> None:
     if "register" in result:
         report_register(result)
+    if "paging" in result:
+        report_paging(result)
     if "jobs" in result:
         report_jobs(result)
     if "dashboard" in result:
@@ -630,6 +707,31 @@ def report_register(result: dict[str, Any]) -> None:
         ratio = med[name] / med["COPY"]
         print(f"| {name} | {med[name]:.2f} | {rows / med[name]:,.0f} | {ratio:.1f} "
               f"| {size:.1f} | {peak} MiB |")  # fmt: skip
+
+
+def report_paging(result: dict[str, Any]) -> None:
+    paging = result["paging"]
+    rows = next(iter(paging.values()))[0]["rows"]
+    print(f"\n## reading the findings register: {rows:,} rows (median of {result['runs']} runs)\n")
+    print(
+        "| pages | requests | seconds | findings service CPU s | CPU ms per finding "
+        "| this process's CPU s |"
+    )
+    print("|---|---|---|---|---|---|")
+    med: dict[str, tuple[float, float, int]] = {}
+    for name, runs in paging.items():
+        seconds = statistics.median(r["seconds"] for r in runs)
+        cpu = statistics.median(r["service_cpu"] for r in runs)
+        client = statistics.median(r["client_cpu"] for r in runs)
+        med[name] = (seconds, cpu, runs[0]["requests"])
+        print(f"| {name} | {runs[0]['requests']} | {seconds:.1f} | {cpu:.1f} "
+              f"| {1000 * cpu / rows:.3f} | {client:.1f} |")  # fmt: skip
+    (_, cpu200, req200), (_, cpu50, req50) = med["200 a page"], med["50 a page"]
+    if req50 > req200:
+        per_request = (cpu50 - cpu200) / (req50 - req200)
+        per_finding = (cpu200 - per_request * req200) / rows
+        print(f"\nfindings service CPU ≈ {1000 * per_request:.1f} ms a request + "
+              f"{1000 * per_finding:.3f} ms a finding")  # fmt: skip
 
 
 def report_jobs(result: dict[str, Any]) -> None:

@@ -5,8 +5,10 @@ A term, two rounds (a regular one in rectification, the poverty-alleviation spec
 in stationing), "3+10" groups with deputies seconded from the discipline commission, the
 target registry (departments, ten townships and their villages, a farm, a unit of another
 county), "3+23" assignments, joint and cross assignments, findings with persons involved and
-responsibility links, leads through to sanctions, and rectification items. Loading twice adds
-nothing: the term's name is the marker.
+responsibility links, leads through to sanctions, rectification items, and the suggestions
+(意见建议) and rules established (建立健全制度) of both rounds: the first round's departments,
+in rectification, have adopted most suggestions and issued rules; the special round's are
+tied to its findings. Loading twice adds nothing: the term's name is the marker.
 """
 
 from __future__ import annotations
@@ -47,6 +49,44 @@ VILLAGE_NAMES = [
     "柳山",
 ]
 MARKER = "demo"
+# What the first round (departments 4 to 6, in rectification) suggested to each department,
+# how far it was adopted, and the rules the department then issued (title, document number,
+# the suggestion it answers).
+FIRST_ROUND_RESULTS = {
+    "人社局": (
+        [
+            ("规范就业补助资金发放流程，实行申领、审核、发放三分离。", "adopted"),
+            ("落实谈心谈话制度，加强窗口单位干部作风建设。", "partially_adopted"),
+        ],
+        [("赤壁市就业补助资金管理办法", "赤人社发〔2018〕15号", 0)],
+    ),
+    "住建局": (
+        [
+            ("建立农村危房改造对象动态管理台账，严格入户核查。", "adopted"),
+            ("规范工程建设项目招标投标，杜绝化整为零规避招标。", "adopted"),
+        ],
+        [
+            ("赤壁市农村危房改造实施细则", "赤建发〔2018〕22号", 0),
+            ("赤壁市工程建设项目招标投标管理规定", "赤建发〔2018〕23号", 1),
+        ],
+    ),
+    "财政局": (
+        [
+            ("健全财政专项资金监管机制，开展资金使用绩效评价。", "adopted"),
+            ("严格执行公务接待和公务用车管理规定，定期公开“三公”经费。", "pending"),
+        ],
+        [("赤壁市财政专项资金监督管理暂行办法", "赤财发〔2018〕31号", 0)],
+    ),
+}
+# The special round's suggestion on each kind of finding (by the finding's title).
+SECOND_ROUND_SUGGESTIONS = {
+    "产业扶贫资金拨付滞后": "建立产业扶贫资金拨付台账，按月通报拨付进度，对滞后项目约谈责任人。",
+    "村干部优亲厚友评定贫困户": "对建档立卡贫困户全面复核，村干部亲属享受扶贫政策的一律公示备案。",
+    "小额扶贫贴息贷款审核不严": "会同承贷银行逐户核查贴息贷款，严格借款人资格审查和贷后管理。",
+    "技能培训补贴虚报冒领": "建立培训补贴发放信息比对机制，与社保、扶贫数据定期交叉核验。",
+    "村级“三资”管理混乱": "推行村账乡代管，村集体收支一律纳入“三资”管理平台并按季公开。",
+    "驻村工作队履职不到位": "严格驻村工作队考勤管理，对长期不在岗的队员召回调整。",
+}
 
 
 class DemoError(RuntimeError):
@@ -121,11 +161,14 @@ class Loader:
         findings = self.findings(second["id"], targets)
         leads = self.leads(findings)
         items = self.rectifications(findings)
+        suggestions, rules = self.results(first["id"], second["id"], targets, findings)
         return {
             "targets": len(targets["all"]),
             "findings": len(findings),
             "leads": leads,
             "rectifications": items,
+            "suggestions": suggestions,
+            "rules": rules,
         }
 
     def registry(self) -> dict[str, Any]:
@@ -403,3 +446,125 @@ class Loader:
                 self.post(url, {"to": "completion_requested"})
                 self.post(url, {"to": "signed_off"})
         return count
+
+    def results(
+        self,
+        first_id: str,
+        second_id: str,
+        targets: dict[str, Any],
+        findings: list[dict[str, Any]],
+    ) -> tuple[int, int]:
+        """Suggestions (意见建议) and rules established (建立健全制度) of both rounds: how many
+        of each."""
+        suggestions = rules = 0
+        departments = dict(zip(DEPARTMENTS, targets["departments"], strict=True))
+        for n, (department, (suggested, issued)) in enumerate(FIRST_ROUND_RESULTS.items()):
+            ids = []
+            for content, adoption in suggested:
+                ids.append(
+                    self.post(
+                        "/api/v1/suggestions",
+                        {
+                            "round_id": first_id,
+                            "target_id": departments[department],
+                            "addressed_to": f"市{department}党组",
+                            "content": content,
+                            "adoption": adoption,
+                            "adoption_note": ""
+                            if adoption == "pending"
+                            else "已制定整改措施并报市委巡察办备案。",
+                        },
+                    )["id"]
+                )
+                suggestions += 1
+            for m, (title, document_no, answers) in enumerate(issued):
+                self.post(
+                    "/api/v1/rules",
+                    {
+                        "round_id": first_id,
+                        "target_id": departments[department],
+                        "unit": f"市{department}",
+                        "title": title,
+                        "document_no": document_no,
+                        "issued_on": str(self.today - timedelta(days=60 - 10 * n - m)),
+                        "suggestion_ids": [ids[answers]],
+                    },
+                )
+                rules += 1
+
+        # the special round: one suggestion on each of its first six confirmed findings (to the
+        # township of the village), two to the departments it inspected
+        confirmed = [f for i, f in enumerate(findings) if i % 3 != 2]
+        on_finding: dict[str, str] = {}
+        for n, finding in enumerate(confirmed[:6]):
+            town = next(t for t in TOWNSHIPS if finding["target_name"].startswith(t))
+            on_finding[finding["id"]] = self.post(
+                "/api/v1/suggestions",
+                {
+                    "round_id": second_id,
+                    "target_id": finding["target_id"],
+                    "finding_ids": [finding["id"]],
+                    "addressed_to": f"{town}党委",
+                    "content": SECOND_ROUND_SUGGESTIONS[finding["title"]],
+                    "adoption": ["adopted", "pending", "partially_adopted"][n % 3],
+                },
+            )["id"]
+            suggestions += 1
+        general = [
+            ("扶贫办", "完善扶贫项目资金绩效评价办法，将资金拨付进度纳入年度目标考核。"),
+            ("民政局", "健全农村低保与建档立卡数据比对机制，实行动态管理、应保尽保。"),
+        ]
+        to_department = {}
+        for department, content in general:
+            to_department[department] = self.post(
+                "/api/v1/suggestions",
+                {
+                    "round_id": second_id,
+                    "target_id": departments[department],
+                    "addressed_to": f"市{department}党组",
+                    "content": content,
+                },
+            )["id"]
+            suggestions += 1
+        # rules issued on the items already signed off (the 1st and 4th confirmed findings),
+        # and one on the suggestion to the civil affairs bureau
+        funds, assets = confirmed[0], confirmed[3]
+        assets_town = next(t for t in TOWNSHIPS if assets["target_name"].startswith(t))
+        second_rules: list[tuple[str, str, str | None, list[str], list[str]]] = [
+            (
+                "市扶贫办",
+                "赤壁市产业扶贫资金拨付管理办法",
+                "赤扶贫发〔2018〕8号",
+                [funds["id"]],
+                [on_finding[funds["id"]], to_department["扶贫办"]],
+            ),
+            (
+                f"{assets_town}党委",
+                "村级“三资”管理办法",
+                None,
+                [assets["id"]],
+                [on_finding[assets["id"]]],
+            ),
+            (
+                "市民政局",
+                "赤壁市农村低保对象动态管理办法",
+                "赤民发〔2018〕19号",
+                [],
+                [to_department["民政局"]],
+            ),
+        ]
+        for unit, title, number, finding_ids, suggestion_ids in second_rules:
+            self.post(
+                "/api/v1/rules",
+                {
+                    "round_id": second_id,
+                    "unit": unit,
+                    "title": title,
+                    "document_no": number,
+                    "issued_on": str(self.today - timedelta(days=rules)),
+                    "finding_ids": finding_ids,
+                    "suggestion_ids": suggestion_ids,
+                },
+            )
+            rules += 1
+        return suggestions, rules

@@ -1,8 +1,10 @@
 """Export packages as jobs: `POST /api/v1/exports` queues one and answers 202; it runs in the
 gateway (at most `export_concurrency` at a time), pages through the services' lists with their
 keyset cursors and writes each page as it comes (package.py, in a worker thread so the event
-loop keeps serving); `GET /api/v1/exports/{id}` tells its progress, `…/download` streams the
-ZIP from disk. A finished package is kept `export_keep_seconds`, then deleted.
+loop keeps serving), then the leads and items of several rounds (registers.py) when the
+statistics count more than the rounds' own; `GET /api/v1/exports/{id}` tells its progress,
+`…/download` streams the ZIP from disk. A finished package is kept `export_keep_seconds`, then
+deleted.
 
 The jobs are held in this gateway process (a package is a file on its disk): behind several
 gateway replicas, the export routes need session affinity (by job id), and a restart
@@ -28,8 +30,14 @@ from gateway.dashboard.clients import Services
 from gateway.dashboard.errors import ExportNotFound
 from gateway.dashboard.labels import EnumLabels
 from gateway.dashboard.package import PackageWriter, RegisterWriter, sha256_of
-from gateway.dashboard.registers import REGISTERS, Context, Register
-from gateway.dashboard.schemas import ExportProgress, ExportRead, ManifestFile, Recipient
+from gateway.dashboard.registers import REGISTERS, Context, Register, of_rounds
+from gateway.dashboard.schemas import (
+    ExportProgress,
+    ExportRead,
+    ManifestFile,
+    Recipient,
+    RoundLine,
+)
 from gateway.dashboard.service import Scope, assemble, count
 from gateway.settings import GatewaySettings
 from services.common.errors import Problem
@@ -42,6 +50,8 @@ REDACTION = {
     "superior": "问题线索不含线索标题、摘要和被反映人姓名，处理结果按人数统计；"
     "问题台账不含涉及人员姓名和身份证号码。",
 }
+# Services on different database servers may disagree on the time by this much at most.
+CLOCK_MARGIN = timedelta(days=1)
 
 
 @dataclass
@@ -110,6 +120,18 @@ def write_page(
     rows = [row for item in items if (row := register.row(item, ctx)) is not None]
     writer.write(rows)
     return len(rows)
+
+
+async def first_finding(services: Services, rounds: list[RoundLine]) -> datetime | None:
+    """When the first finding of the rounds was recorded (the lists are oldest first)."""
+    pages = await asyncio.gather(
+        *(
+            services.get("findings", "/api/v1/findings", [("round_id", str(r.id)), ("limit", "1")])
+            for r in rounds
+        )
+    )
+    found = [datetime.fromisoformat(p["items"][0]["created_at"]) for p in pages if p["items"]]
+    return min(found, default=None)
 
 
 class Exports:
@@ -222,19 +244,14 @@ class Exports:
         ctx.findings_labels, ctx.referrals_labels = await asyncio.gather(
             self.labels.of(services, "findings"), self.labels.of(services, "referrals")
         )
-        job.expected = (
-            dashboard.findings.confirmed
-            + dashboard.leads.handed_over
-            + dashboard.rectification.fed_back
-            + dashboard.suggestions.total
-            + dashboard.rules
-        )
+        job.expected = sum(register.counted(dashboard) for register in REGISTERS)
         folder = self.root / job.id.hex
         package = await asyncio.to_thread(PackageWriter, folder)
         try:
             for register in REGISTERS:
                 job.register = register.name
                 writer = await asyncio.to_thread(package.register, register, register.columns(ctx))
+                own = 0
                 for r in rounds:
                     async for items in services.pages(
                         register.service,
@@ -242,9 +259,14 @@ class Exports:
                         [("round_id", str(r.id))],
                         limit=self.page_size,
                     ):
-                        job.written += await asyncio.to_thread(
-                            write_page, writer, register, items, ctx
-                        )
+                        written = await asyncio.to_thread(write_page, writer, register, items, ctx)
+                        own += written
+                        job.written += written
+                # the statistics count more than the rounds' own records: some have none
+                if register.several_rounds and own < register.counted(dashboard):
+                    job.written += await self._of_several_rounds(
+                        services, register, writer, ctx, rounds
+                    )
             package.add_file(
                 "statistics.json",
                 orjson.dumps(
@@ -280,3 +302,30 @@ class Exports:
         except BaseException:
             await asyncio.shield(asyncio.to_thread(package.abandon))
             raise
+
+    async def _of_several_rounds(
+        self,
+        services: Services,
+        register: Register,
+        writer: RegisterWriter,
+        ctx: Context,
+        rounds: list[RoundLine],
+    ) -> int:
+        """Writes the records of `register` that have no round of their own and a finding of
+        `rounds`, once each. The services' lists filter on a record's own round only, so these
+        are picked from the whole list, but only from the records changed since the rounds'
+        first finding was recorded: a record is made after its findings."""
+        first = await first_finding(services, rounds)
+        if first is None:
+            return 0
+        round_ids = {str(r.id) for r in rounds}
+        written = 0
+        async for items in services.pages(
+            register.service,
+            register.path,
+            [("updated_since", (first - CLOCK_MARGIN).isoformat())],
+            limit=self.page_size,
+        ):
+            if mine := [item for item in items if of_rounds(item, round_ids)]:
+                written += await asyncio.to_thread(write_page, writer, register, mine, ctx)
+        return written

@@ -8,7 +8,11 @@ What the receiving office may see decides the columns of the leads register:
   outcomes are counted instead (“党纪处分：留党察看1人；政务处分：撤职1人”).
 Persons involved in findings (names, resident ID numbers) are never exported: the findings
 register counts them. Drafts are not records yet: findings still drafts and leads not yet
-handed over (draft, approved) are left out, as the statistics leave them out."""
+handed over (draft, approved) are left out, as the statistics leave them out.
+
+A lead or rectification item made from findings of several rounds has no round of its own
+(`round_id` null): like the statistics, a package counts it in each round one of its findings
+is of, and names those rounds in its 巡察轮次 column."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from gateway.dashboard.labels import Labels, label
+from gateway.dashboard.schemas import Dashboard
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 Kind = Literal["text", "int", "money", "date", "datetime"]
@@ -62,6 +67,17 @@ class Register:
     path: str
     columns: Callable[[Context], tuple[Column, ...]]
     row: Callable[[dict[str, Any], Context], Row | None]  # None: not in the register
+    counted: Callable[[Dashboard], int]  # its rows, as the statistics of the scope count them
+    # its records may have no round (findings of several rounds): see `of_rounds`
+    several_rounds: bool = False
+
+
+def of_rounds(item: dict[str, Any], round_ids: set[str]) -> bool:
+    """A record without a round of its own that belongs to one of `round_ids` through a
+    finding (each finding's round as the referrals service keeps it, as its statistics do)."""
+    return item.get("round_id") is None and any(
+        f.get("round_id") in round_ids for f in item.get("findings") or []
+    )
 
 
 def _datetime(raw: str) -> datetime:
@@ -82,6 +98,18 @@ def _yes(flag: bool) -> str:
 
 def _titles(item: dict[str, Any]) -> str:
     return "；".join(f["title"] for f in item.get("findings") or [])
+
+
+def _round(item: dict[str, Any], ctx: Context) -> str:
+    """The record's round; for one made from findings of several rounds, those rounds (the
+    ones outside the package as 其他轮次)."""
+    if item.get("round_id"):
+        return ctx.rounds.get(item["round_id"], item["round_id"])
+    found = dict.fromkeys(f["round_id"] for f in item.get("findings") or [] if f.get("round_id"))
+    named = [ctx.rounds[r] for r in found if r in ctx.rounds]
+    if len(named) < len(found):
+        named.append("其他轮次")
+    return "（多个轮次）" + "、".join(named)
 
 
 # ---- findings (问题台账) ----
@@ -225,7 +253,7 @@ def lead_row(item: dict[str, Any], ctx: Context) -> Row | None:
     subjects = item.get("subjects") or []
     row: Row = {
         "id": item["id"],
-        "round": ctx.rounds.get(item["round_id"] or "", "（多个轮次）"),
+        "round": _round(item, ctx),
         "findings": _titles(item),
         "recipient": label(labels, "LeadRecipient", item["recipient"]),
         "status": label(labels, "LeadStatus", item["status"]),
@@ -275,7 +303,7 @@ def item_row(item: dict[str, Any], ctx: Context) -> Row | None:
     labels = ctx.referrals_labels
     return {
         "id": item["id"],
-        "round": ctx.rounds.get(item["round_id"] or "", "（多个轮次）"),
+        "round": _round(item, ctx),
         "title": item["title"],
         "duties": item["duties"],
         "findings": _titles(item),
@@ -348,19 +376,23 @@ def rule_row(item: dict[str, Any], ctx: Context) -> Row | None:
 REGISTERS: tuple[Register, ...] = (
     Register(
         "findings", "问题台账", "findings", "/api/v1/findings",
-        lambda _: FINDING_COLUMNS, finding_row,
+        lambda _: FINDING_COLUMNS, finding_row, lambda d: d.findings.confirmed,
     ),
-    Register("leads", "问题线索台账", "referrals", "/api/v1/leads", lead_columns, lead_row),
+    Register(
+        "leads", "问题线索台账", "referrals", "/api/v1/leads",
+        lead_columns, lead_row, lambda d: d.leads.handed_over, several_rounds=True,
+    ),
     Register(
         "rectifications", "整改事项台账", "referrals", "/api/v1/rectifications",
-        lambda _: ITEM_COLUMNS, item_row,
+        lambda _: ITEM_COLUMNS, item_row, lambda d: d.rectification.fed_back,
+        several_rounds=True,
     ),
     Register(
         "suggestions", "意见建议台账", "referrals", "/api/v1/suggestions",
-        lambda _: SUGGESTION_COLUMNS, suggestion_row,
+        lambda _: SUGGESTION_COLUMNS, suggestion_row, lambda d: d.suggestions.total,
     ),
     Register(
         "rules", "建立健全制度台账", "referrals", "/api/v1/rules",
-        lambda _: RULE_COLUMNS, rule_row,
+        lambda _: RULE_COLUMNS, rule_row, lambda d: d.rules,
     ),
 )  # fmt: skip

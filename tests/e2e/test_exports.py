@@ -1,8 +1,16 @@
 """Export packages through the gateway, against a known history (dashboard_history): a job
 with progress, then a ZIP whose manifest's hashes and row counts match its files; XLSX with
 Chinese headers, typed cells, widths and a frozen header row; CSV in UTF-8 with BOM; JSON; lead
-subjects named for the office and left out for the higher-level office; both formats opened by
-LibreOffice (headless, to PDF) with the Chinese headers intact; the operator CLI."""
+subjects named for the office and left out for the higher-level office; leads and items made
+from findings of two rounds in the package of each round, and once in the term's; both formats
+opened by
+LibreOffice (headless, to PDF) with the Chinese headers intact and drawn in a Chinese font; the
+operator CLI.
+
+LibreOffice, pdftotext/pdffonts (poppler-utils) and a Chinese font come from the system (Debian:
+apt-get install libreoffice-calc-nogui poppler-utils fonts-noto-cjk; `make test` installs them):
+without them that test is skipped, saying so, or fails where CI is set or
+REQUIRE_SYSTEM_TOOLS=1, so that CI cannot pass without having looked."""
 
 from __future__ import annotations
 
@@ -18,9 +26,9 @@ import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import openpyxl
@@ -29,7 +37,7 @@ import pytest
 from gateway.identity.enums import Role
 from ops.stack import Database
 from tests.e2e.conftest import System, eventually
-from tests.e2e.dashboard_history import History, build, login, ok, sql, user
+from tests.e2e.dashboard_history import History, build, login, ok, post, sql, user
 
 pytestmark = pytest.mark.e2e
 
@@ -270,14 +278,155 @@ def test_a_failed_reconciliation_fails_the_export(
     assert office.get(f"/api/v1/exports/{job['id']}").status_code == 404
 
 
-@pytest.mark.skipif(
-    shutil.which("soffice") is None or shutil.which("pdftotext") is None,
-    reason="LibreOffice (apt-get install libreoffice-calc-nogui) and pdftotext (poppler-utils) "
-    "are needed to open the files as an office would",
-)
+def test_leads_and_items_of_several_rounds_are_in_each_rounds_package(
+    office: httpx.Client,
+) -> None:
+    """A lead or item made from findings of two rounds has no round of its own (null): the
+    statistics count it in both rounds, so the package of each round has it, naming the
+    rounds, and the package of the term has it once."""
+    tag = uuid.uuid4().hex[:6]
+    city = f"跨轮次市{tag}"
+    today = datetime.now().date()
+
+    def target(name: str, kind: str, parent: str | None = None) -> str:
+        body = {"name": name, "kind": kind, "jurisdiction": city, "parent_id": parent}
+        return str(post(office, "/api/v1/targets", body)["id"])
+
+    town = target("车埠镇党委", "township_committee")
+    villages = [target(f"{name}村", "village", town) for name in ("双泉", "柳山")]
+    term = post(
+        office, "/api/v1/terms",
+        {"name": f"跨轮次测试届{tag}", "starts_on": "2016-10-01", "ends_on": "2021-09-30",
+         "coverage_kinds": ["village"], "jurisdiction": city},
+    )  # fmt: skip
+    rounds, findings = [], []
+    for n, village in enumerate(villages, start=1):
+        rnd = str(
+            post(
+                office, "/api/v1/rounds",
+                {"term_id": term["id"], "number": n, "name": f"常规巡察{n}", "kind": "regular"},
+            )["id"]
+        )  # fmt: skip
+        group = post(
+            office, "/api/v1/groups",
+            {"round_id": rnd, "kind": "municipal", "name": f"第{n}巡察组",
+             "owning_organisation": "中共跨轮次市委"},
+        )["id"]  # fmt: skip
+        assignment = post(
+            office, "/api/v1/assignments",
+            {"round_id": rnd, "group_id": group, "target_id": village, "mode": "pinpoint"},
+        )["id"]  # fmt: skip
+        for to in ("mobilisation", "stationing"):
+            post(office, f"/api/v1/rounds/{rnd}/transitions", {"to": to})
+        cats = ok(office.get(f"/api/v1/rounds/{rnd}/categories"), 200)
+        cats = cats["items"] if isinstance(cats, dict) else cats
+        finding = post(
+            office, "/api/v1/findings",
+            {"assignment_id": assignment, "category_id": cats[0]["id"],
+             "title": f"第{n}轮发现的问题", "facts": "经查属实。", "money_involved": "100.00",
+             "source": "letters", "severity": "minor", "discovered_on": today.isoformat()},
+        )["id"]  # fmt: skip
+        post(office, f"/api/v1/findings/{finding}/transitions", {"to": "confirmed"}, 200)
+        rounds.append(rnd)
+        findings.append(str(finding))
+
+    def lead(title: str, finding_ids: list[str], n: int) -> None:
+        made = post(
+            office, "/api/v1/leads",
+            {"title": title, "summary": f"{title}。", "finding_ids": finding_ids,
+             "recipient": "discipline_commission",
+             "subjects": [{"name": "冯某某", "position": "村会计", "rank": "none",
+                           "party_member": False}]},
+        )  # fmt: skip
+        path = f"/api/v1/leads/{made['id']}/transitions"
+        post(office, path, {"to": "approved"})
+        post(office, path, {"to": "transferred", "transfer_letter_no": f"跨移〔{tag}〕{n}号"})
+
+    def item(title: str, finding_ids: list[str]) -> None:
+        post(
+            office, "/api/v1/rectifications",
+            {"title": title, "duties": "限期整改。", "finding_ids": finding_ids,
+             "owner_type": "responsible_unit", "owner_name": "车埠镇党委",
+             "deadline": (today + timedelta(days=30)).isoformat()},
+        )  # fmt: skip
+
+    lead("第一轮自己的线索", findings[:1], 1)
+    lead("两轮共同的线索", findings, 2)
+    item("两轮共同的整改事项", findings)
+    item("第二轮自己的整改事项", findings[1:])
+
+    def registers(body: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """Title → round column of the leads and items of a package, checking its progress."""
+        job, data = export(office, body)
+        assert job["progress"]["rows_written"] == job["progress"]["rows_expected"]
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        out = {}
+        for register, title in (("leads", "线索标题"), ("rectifications", "整改事项")):
+            rows = csv_rows(zf.read(f"{register}.csv"))
+            head = rows[0]
+            out[register] = {r[head.index(title)]: r[head.index("巡察轮次")] for r in rows[1:]}
+            assert len(out[register]) == len(rows) - 1  # each once
+        return out
+
+    both = "（多个轮次）第1轮 常规巡察1、第2轮 常规巡察2"
+    assert registers({"round_id": rounds[0]}) == {
+        "leads": {"第一轮自己的线索": "第1轮 常规巡察1",
+                  "两轮共同的线索": "（多个轮次）第1轮 常规巡察1、其他轮次"},
+        "rectifications": {"两轮共同的整改事项": "（多个轮次）第1轮 常规巡察1、其他轮次"},
+    }  # fmt: skip
+    assert registers({"round_id": rounds[1]}) == {
+        "leads": {"两轮共同的线索": "（多个轮次）第2轮 常规巡察2、其他轮次"},
+        "rectifications": {"两轮共同的整改事项": "（多个轮次）第2轮 常规巡察2、其他轮次",
+                           "第二轮自己的整改事项": "第2轮 常规巡察2"},
+    }  # fmt: skip
+    assert registers({"term_id": term["id"]}) == {
+        "leads": {"第一轮自己的线索": "第1轮 常规巡察1", "两轮共同的线索": both},
+        "rectifications": {"两轮共同的整改事项": both, "第二轮自己的整改事项": "第2轮 常规巡察2"},
+    }  # fmt: skip
+
+
+def missing(what: str) -> NoReturn:
+    """Skips the test, or fails it where the system tools must be there (CI)."""
+    required = os.environ.get("CI", "").lower() not in ("", "0", "false") or (
+        os.environ.get("REQUIRE_SYSTEM_TOOLS") == "1"
+    )
+    message = (
+        f"{what}: not installed (apt-get install libreoffice-calc-nogui poppler-utils "
+        "fonts-noto-cjk, or `make test` on Debian)"
+    )
+    if required:
+        pytest.fail(message + "; required here (CI or REQUIRE_SYSTEM_TOOLS=1)")
+    pytest.skip(message)
+
+
+def chinese_fonts() -> set[str]:
+    """The PostScript names of the installed fonts that have Chinese glyphs (fontconfig)."""
+    if shutil.which("fc-list") is None:
+        return set()
+    listed = subprocess.run(
+        ["fc-list", ":lang=zh", "postscriptname"], capture_output=True, text=True, check=True
+    ).stdout
+    return {line.split("=", 1)[1].strip() for line in listed.splitlines() if "=" in line}
+
+
+def pdf_fonts(pdf: Path) -> list[str]:
+    """The fonts a PDF embeds, without their subset tag (`BAAAAA+NotoSansCJKjp-Regular`)."""
+    listed = subprocess.run(
+        ["pdffonts", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    return [line.split()[0].split("+", 1)[-1] for line in listed if line.strip()]
+
+
 def test_libreoffice_opens_the_xlsx_and_the_csv_with_chinese_headers(
     office_package: tuple[dict[str, Any], bytes], tmp_path: Path
 ) -> None:
+    tools = ("soffice", "pdftotext", "pdffonts")
+    absent = [tool for tool in tools if shutil.which(tool) is None]
+    if absent:
+        missing(", ".join(absent))
+    chinese = chinese_fonts()
+    if not chinese:
+        missing("A font with Chinese glyphs")
     zf = zipfile.ZipFile(io.BytesIO(office_package[1]))
     for name in ("registers.xlsx", "findings.csv", "statistics.xlsx"):
         (tmp_path / name).write_bytes(zf.read(name))
@@ -299,6 +448,10 @@ def test_libreoffice_opens_the_xlsx_and_the_csv_with_chinese_headers(
             ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
         ).stdout
         flat = "".join(text.split())
+        # the text is in the PDF even when drawn as empty boxes: the glyphs must come from a
+        # font that has them (a name may carry a suffix: NotoSansCJKjp-Regular-VKana)
+        embedded = pdf_fonts(pdf)
+        assert any(f.startswith(tuple(chinese)) for f in embedded), (name, embedded)
         if name == "statistics.xlsx":
             assert "巡察工作情况统计表" in flat
             assert "移交问题线索" in flat

@@ -1,10 +1,13 @@
 """The results page (成果展示) in headless Chromium, driven over the DevTools protocol: served by
 the gateway with no build step and nothing from another origin, it asks to log in, keeps the
 token in the tab, and draws the dashboard of a known history (dashboard_history): the figures
-are on the page and a screenshot is saved under the test's tmp dir. The higher-level office
-sees the same figures; a group member is told they may not.
+are on the page, drawn in a font that has Chinese glyphs (not as empty boxes), and a
+screenshot, saved under the test's tmp dir, shows them (not a blank page). The higher-level
+office sees the same figures; a group member is told they may not.
 
-Needs Chromium (Debian: apt-get install chromium); skipped, saying so, without it."""
+Needs Chromium and a Chinese font (Debian: apt-get install chromium fonts-noto-cjk; `make test`
+installs them): skipped, saying so, without them; failed instead where CI is set or
+REQUIRE_SYSTEM_TOOLS=1, so that CI cannot pass without having looked."""
 
 from __future__ import annotations
 
@@ -15,11 +18,14 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import time
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 import httpx
@@ -36,9 +42,74 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
 )
+INSTALL = "apt-get install chromium fonts-noto-cjk, or `make test` on Debian"
 SUMMARY = (
     "移交问题线索2件，立案1件，给予党政纪处分2人；反馈整改事项3个，提出意见建议2条，建立健全制度1项"
 )
+
+
+def missing(what: str) -> NoReturn:
+    """Skips the test, or fails it where the system tools must be there (CI)."""
+    required = os.environ.get("CI", "").lower() not in ("", "0", "false") or (
+        os.environ.get("REQUIRE_SYSTEM_TOOLS") == "1"
+    )
+    message = f"{what}: not installed ({INSTALL})"
+    if required:
+        pytest.fail(message + "; required here (CI or REQUIRE_SYSTEM_TOOLS=1)")
+    pytest.skip(message)
+
+
+def chinese_fonts() -> set[str]:
+    """The families of the installed fonts that have Chinese glyphs (fontconfig)."""
+    if shutil.which("fc-list") is None:
+        return set()
+    listed = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=True
+    ).stdout
+    return {name.strip() for line in listed.splitlines() for name in line.split(",")} - {""}
+
+
+def pixels(png: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and rows (RGB or RGBA bytes) of an 8-bit, non-interlaced PNG: enough of
+    the format to look at what Chromium drew."""
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    pos, data, header = 8, b"", b""
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, body = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            data += body
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert (depth, colour, interlace) in ((8, 2, 0), (8, 6, 0)), header
+    bpp = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(data), width * bpp
+    rows: list[bytes] = []
+    prior = bytearray(stride)
+    for y in range(height):
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        for x in range(stride):
+            left = line[x - bpp] if x >= bpp else 0
+            up, corner = prior[x], prior[x - bpp] if x >= bpp else 0
+            if kind == 1:
+                line[x] = (line[x] + left) & 0xFF
+            elif kind == 2:
+                line[x] = (line[x] + up) & 0xFF
+            elif kind == 3:
+                line[x] = (line[x] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                near = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+                line[x] = (line[x] + near) & 0xFF
+        rows.append(bytes(line))
+        prior = line
+    return width, height, rows
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +122,9 @@ def history(system: System, database: Database) -> History:
 def browser(tmp_path: Path) -> Iterator[str]:
     """A headless Chromium with its DevTools endpoint: the websocket URL of its page."""
     if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        missing("Chromium")
+    if not chinese_fonts():
+        missing("A font with Chinese glyphs")
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -159,7 +232,7 @@ def test_the_results_page_shows_the_figures(
     name, password = user(database, Role.office)
     url = f"{system.gateway}/results?term_id={history.term_id}"
 
-    async def run() -> tuple[dict[str, str], dict[str, Any], bytes]:
+    async def run() -> tuple[dict[str, str], dict[str, Any], tuple[bytes, bytes]]:
         page = await open_results(browser, url, name, password)
         try:
             await page.until("document.body.dataset.loaded === 'true'")
@@ -176,19 +249,53 @@ def test_the_results_page_shows_the_figures(
                   local: localStorage.length,
                 })"""
             )
+            # the fonts Chromium drew the Chinese text with (the title, the summary, a header)
+            await page.call("DOM.enable")
+            await page.call("CSS.enable")
+            root = (await page.call("DOM.getDocument"))["root"]["nodeId"]
+            fonts = {}
+            for selector in ("h1", "#summary", "#rounds th"):
+                node = await page.call("DOM.querySelector", nodeId=root, selector=selector)
+                used = await page.call("CSS.getPlatformFontsForNode", nodeId=node["nodeId"])
+                fonts[selector] = used["fonts"]
             shot = await page.call(
                 "Page.captureScreenshot", format="png", captureBeyondViewport=True
             )
+            # the same page at a quarter of its size, for its pixels to be looked at quickly
+            size = (await page.call("Page.getLayoutMetrics"))["cssContentSize"]
+            small = await page.call(
+                "Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"],
+                      "scale": 0.25},
+            )  # fmt: skip
             assert not page.errors, page.errors  # no script error, no blocked resource
-            return figures, json.loads(seen), base64.b64decode(shot["data"])
+            shots = (base64.b64decode(shot["data"]), base64.b64decode(small["data"]))
+            return figures, {**json.loads(seen), "fonts": fonts}, shots
         finally:
             await close(page)
 
-    figures, seen, png = asyncio.run(run())
+    figures, seen, (png, small) = asyncio.run(run())
     screenshot = tmp_path / "results.png"
     screenshot.write_bytes(png)
     assert png.startswith(b"\x89PNG")
-    assert len(png) > 20_000, screenshot
+    # not blank: besides the background, text, cards and charts in many colours
+    width, height, rows = pixels(small)
+    assert width >= 300, width
+    assert height >= 400, height
+    step = len(rows[0]) // width
+    colours = Counter(row[x : x + 3] for row in rows for x in range(0, len(row), step))
+    background = colours.most_common(1)[0][1]
+    drawn = 1 - background / (width * height)
+    assert drawn > 0.05, (screenshot, drawn)
+    assert len(colours) > 200, (screenshot, len(colours))
+    # the Chinese text was drawn with a font that has its glyphs, not as empty boxes
+    chinese = chinese_fonts()
+    for selector, used in seen["fonts"].items():
+        assert any(f["familyName"] in chinese and f["glyphCount"] > 0 for f in used), (
+            selector,
+            used,
+            sorted(chinese),
+        )
 
     assert figures["summary"] == SUMMARY
     assert figures["consistent"] == "✓ 对账一致"

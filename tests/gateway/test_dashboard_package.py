@@ -15,7 +15,7 @@ from typing import Any
 import openpyxl
 
 from gateway.dashboard.package import PackageWriter
-from gateway.dashboard.registers import REGISTERS, Context, lead_row
+from gateway.dashboard.registers import REGISTERS, Context, item_row, lead_row, of_rounds
 from gateway.proxy.routes import service_for
 
 LEADS = REGISTERS[1]
@@ -63,6 +63,30 @@ def test_the_office_sees_names_the_superior_counts_outcomes() -> None:
     assert "陈某某" not in str(row)
     assert [c.title for c in LEADS.columns(superior)].count("线索标题") == 0
     assert lead_row(lead(status="approved"), office) is None  # not handed over yet
+
+
+def test_a_record_of_several_rounds_belongs_to_each_and_names_them() -> None:
+    ctx = Context(recipient="office", rounds={"r1": "第1轮 常规巡察", "r2": "第2轮 专项巡察"})
+    findings = [
+        {"title": "甲", "round_id": "r1"}, {"title": "乙", "round_id": "r2"},
+        {"title": "丙", "round_id": "r1"},
+    ]  # fmt: skip
+    item = {
+        "id": "i1", "round_id": None, "title": "整改", "duties": "限期整改", "findings": findings,
+        "owner_type": "responsible_unit", "owner_name": "某镇", "deadline": "2026-12-31",
+        "status": "open", "created_at": "2026-11-26T01:02:03+00:00",
+    }  # fmt: skip
+    assert of_rounds(item, {"r2"})
+    assert of_rounds(item, {"r1", "r3"})
+    assert not of_rounds(item, {"r3"})
+    assert not of_rounds({**item, "round_id": "r1"}, {"r1"})  # its own round lists it already
+    row = item_row(item, ctx)
+    assert row is not None
+    assert row["round"] == "（多个轮次）第1轮 常规巡察、第2轮 专项巡察"
+    # the package of round 2 only: round 1 is not in it
+    row = item_row(item, Context(recipient="office", rounds={"r2": "第2轮 专项巡察"}))
+    assert row is not None
+    assert row["round"] == "（多个轮次）第2轮 专项巡察、其他轮次"
 
 
 def test_csv_json_and_xlsx_of_a_register_and_the_manifest(tmp_path: Path) -> None:
