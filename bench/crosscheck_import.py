@@ -14,8 +14,8 @@ alternating:
             PostgreSQL alone does with the bytes, nothing checked or normalised;
   import    the import job itself (`services.findings.crosschecks.importer.run_import`), as the
             findings service runs it: every row checked (ID check digit, dates, amounts) and
-            normalised, COPY into `dataset_rows` (its primary key maintained), the dataset
-            version recorded, ANALYZE; all in one transaction.
+            normalised, COPY into `dataset_rows` (its block range index maintained), the
+            dataset version recorded, ANALYZE; all in one transaction.
 
 Each measurement runs in a fresh child process, so its peak resident memory (ru_maxrss) is its
 own; the import is also run on a file a tenth of the size: memory that does not grow with the
@@ -205,17 +205,13 @@ def measure(what: str, url: str, path: Path, *extra: str) -> dict[str, Any]:
 
 
 async def truncate(url: str) -> None:
-    """Every dataset version gone (each is a partition), so runs start alike."""
+    """Every dataset version and its rows gone, so runs start alike (the same table size for
+    ANALYZE, the same block ranges to summarise)."""
     import asyncpg
 
     conn = await asyncpg.connect(quiet_url(url))
     try:
-        parts = await conn.fetch(
-            "SELECT inhrelid::regclass::text AS t FROM pg_inherits "
-            "WHERE inhparent = 'findings.dataset_rows'::regclass"
-        )
-        for part in parts:
-            await conn.execute(f"DROP TABLE {part['t']}")
+        await conn.execute("TRUNCATE findings.dataset_rows")
         for table in ("crosscheck_hits", "crosscheck_run_rules", "crosscheck_runs",
                       "dataset_versions", "crosscheck_jobs"):  # fmt: skip
             await conn.execute(f"DELETE FROM findings.{table}")  # noqa: S608 - our names

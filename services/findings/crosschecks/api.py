@@ -25,6 +25,7 @@ from services.common.errors import (
     BadRequest,
     PayloadTooLarge,
     PreconditionFailed,
+    PreconditionRequired,
     UnsupportedMediaType,
     ValidationFailed,
     problem_responses,
@@ -35,11 +36,13 @@ from services.findings.crosschecks.access import CurrentCrosscheckScope
 from services.findings.crosschecks.enums import DatasetKind, Field, HitStatus, JobKind
 from services.findings.crosschecks.errors import (
     ColumnsMissing,
+    DatasetInUse,
     DatasetNotFound,
     HitDecided,
     HitNotFound,
     JobNotFound,
     NotCrosscheckUser,
+    OfficeOnly,
     RuleExists,
     RuleInvalid,
     RuleNotFound,
@@ -64,7 +67,7 @@ from services.findings.crosschecks.schemas import (
     RunCreate,
     RunRead,
 )
-from services.findings.crosschecks.service import CrosscheckService
+from services.findings.crosschecks.service import VERSION_REVISION, CrosscheckService
 from services.findings.crosschecks.settings import CrosscheckSettings
 from services.findings.crosschecks.upload import DatasetInbox
 from services.findings.errors import ReferenceInvalid
@@ -253,8 +256,30 @@ async def list_datasets(
     summary="查看数据集版本 A dataset version: SHA-256, rows, who uploaded it",
     responses=problem_responses(DatasetNotFound),
 )
-async def get_dataset(version_id: uuid.UUID, service: Crosschecks) -> DatasetVersionRead:
-    return DatasetVersionRead.model_validate(await service.version(version_id))
+async def get_dataset(
+    version_id: uuid.UUID, service: Crosschecks, response: Response
+) -> DatasetVersionRead:
+    read = DatasetVersionRead.model_validate(await service.version(version_id))
+    set_etag(response, VERSION_REVISION)
+    return read
+
+
+@datasets.delete(
+    "/{version_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="删除数据集版本 Delete a dataset version and its rows (the office)",
+    description="Requires `If-Match` with the ETag you read (428 without, 412 if it does not "
+    "match). Refused with 409 while a run over the version is queued or running. Confirmed and "
+    "dismissed hits that name its rows keep a copy of them (a confirmed hit's finding keeps its "
+    "evidence file); open hits that name them are removed.",
+    responses=problem_responses(
+        DatasetNotFound, OfficeOnly, DatasetInUse, PreconditionFailed, PreconditionRequired
+    ),
+)
+async def delete_dataset(
+    version_id: uuid.UUID, service: Crosschecks, if_match: IfMatch = None
+) -> None:
+    await service.delete_version(version_id, if_match)
 
 
 @datasets.get(

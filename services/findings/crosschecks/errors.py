@@ -56,3 +56,13 @@ class HitDecided(Conflict):
 class NotCrosscheckUser(Forbidden):
     title_en = "Only the office, or a leader of the round's groups, may do this"
     title_zh = "仅巡察办或本轮次巡察组组长、副组长可执行此操作"
+
+
+class DatasetInUse(Conflict):
+    title_en = "A cross-check run that has not finished uses this dataset version"
+    title_zh = "该数据集版本正被尚未完成的比对运行使用，暂不能删除"
+
+
+class OfficeOnly(Forbidden):
+    title_en = "Only the office (巡察办) may do this"
+    title_zh = "仅巡察办可执行此操作"

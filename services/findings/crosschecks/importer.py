@@ -8,7 +8,10 @@ PostgreSQL stores on the other, and memory holds two blocks whatever the file's 
 A line is split on the delimiter with byte operations; a line holding a quote character is
 parsed by the csv module (a quoted cell may hold the delimiter or span lines). The cells then
 go through `values` (ID check digits, dates, amounts, accounts, lengths), each with a fast path
-for the common shape. Row numbers are those a spreadsheet shows (the header is row 1).
+for the common shape. Row numbers are those a spreadsheet shows (the header is row 1; a record
+whose quoted cell spans lines is one row). Line ends are LF or CRLF, mixed or not: a CRLF is
+read as LF, between records and inside quoted cells alike; a carriage return alone inside
+quotes is kept, outside quotes it makes its row bad (it is not a line end of this file).
 
 All or nothing by default: after the first bad row nothing more is sent, every row is still
 checked (the report counts them all and lists the first 1,000), and the transaction is rolled
@@ -498,14 +501,18 @@ class CsvRows:
         return out
 
     def _special_lines(self, text: bytes) -> list[int]:
+        """The indexes of the lines holding a special character: one search a line, on from
+        the next line once one is found (not one step per quote)."""
         found: list[int] = []
-        line, last = 0, 0
-        for match in self.special.finditer(text):
+        line, last, search = 0, 0, self.special.search
+        while (match := search(text, last)) is not None:
             at = match.start()
             line += text.count(b"\n", last, at)
-            last = at
-            if not found or found[-1] != line:
-                found.append(line)
+            found.append(line)
+            last = text.find(b"\n", at) + 1
+            if last == 0:
+                break
+            line += 1
         return found
 
     def _record(
@@ -542,7 +549,17 @@ class CsvRows:
             line = b"\n".join(parts)
         if not line.strip():
             return end
-        cells = next(csv.reader([line.decode("utf-8")], delimiter=self.layout.delimiter), [])
+        try:
+            cells = next(csv.reader([line.decode("utf-8")], delimiter=self.layout.delimiter), [])
+        except csv.Error:  # a carriage return alone, outside quotes
+            self.bad_lines.append(
+                (
+                    number,
+                    "回车符位于引号之外，无法分行 a carriage return "
+                    "outside quotes: save the file with CRLF or LF line ends",
+                )
+            )
+            return end
         if any(c.strip() for c in cells):
             encoded = [c.encode("utf-8") for c in cells]
             if self.escapes.search(line) is None:

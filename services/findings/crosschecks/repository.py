@@ -6,11 +6,13 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+import orjson
+from sqlalchemy import Select, delete, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.pagination import PageParams, keyset
 from services.findings.crosschecks.access import CrosscheckScope
+from services.findings.crosschecks.enums import HitStatus, JobState
 from services.findings.crosschecks.models import (
     CrosscheckHit,
     CrosscheckJob,
@@ -50,21 +52,75 @@ class CrosscheckRepository:
 
     # datasets ---------------------------------------------------------------------------------
 
-    async def version(self, version_id: uuid.UUID, scope: CrosscheckScope) -> DatasetVersion | None:
-        found: DatasetVersion | None = await self.session.scalar(
-            select(DatasetVersion).where(DatasetVersion.id == version_id, scope.datasets())
-        )
+    async def version(
+        self, version_id: uuid.UUID, scope: CrosscheckScope, *, lock: bool = False
+    ) -> DatasetVersion | None:
+        stmt = select(DatasetVersion).where(DatasetVersion.id == version_id, scope.datasets())
+        if lock:  # against a run being created on it meanwhile (`versions_by_id`)
+            stmt = stmt.with_for_update()
+        found: DatasetVersion | None = await self.session.scalar(stmt)
         return found
 
     async def versions_by_id(
-        self, ids: Collection[uuid.UUID], scope: CrosscheckScope
+        self, ids: Collection[uuid.UUID], scope: CrosscheckScope, *, share: bool = False
     ) -> dict[uuid.UUID, DatasetVersion]:
+        """`share`: locked until the transaction ends, so that none is deleted meanwhile."""
         if not ids:
             return {}
-        rows = await self.session.scalars(
-            select(DatasetVersion).where(DatasetVersion.id.in_(set(ids)), scope.datasets())
-        )
+        stmt = select(DatasetVersion).where(DatasetVersion.id.in_(set(ids)), scope.datasets())
+        if share:
+            stmt = stmt.with_for_update(read=True)
+        rows = await self.session.scalars(stmt)
         return {v.id: v for v in rows}
+
+    async def unfinished_runs_using(self, version_id: uuid.UUID) -> list[uuid.UUID]:
+        """Runs over the version whose job is queued or running."""
+        found = await self.session.scalars(
+            select(CrosscheckRun.id)
+            .join(CrosscheckJob, CrosscheckJob.id == CrosscheckRun.job_id)
+            .where(
+                CrosscheckRun.dataset_version_ids.contains([str(version_id)]),
+                CrosscheckJob.state.in_([JobState.queued.value, JobState.running.value]),
+            )
+            .order_by(CrosscheckRun.created_at)
+        )
+        return list(found)
+
+    async def keep_matched_rows(self, version: DatasetVersion) -> int:
+        """Into each decided hit (confirmed or dismissed) that names rows of the version, a
+        copy of those rows and of the version's name and number: the hit reads the same once
+        the rows are gone. Returns how many hits."""
+        result = await self.session.execute(
+            text(KEEP_MATCHED_ROWS),
+            {
+                "vid": version.id,
+                "vid_text": str(version.id),
+                "ref": _refs_to(version.id),
+                "open": HitStatus.open.value,
+                "dataset": version.dataset,
+                "number": version.version,
+                "kind": version.kind,
+            },
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def remove_open_hits(self, version_id: uuid.UUID) -> int:
+        """The open hits that name rows of the version, and their count in their run and
+        rule. Returns how many."""
+        result = await self.session.execute(
+            text(REMOVE_OPEN_HITS),
+            {"ref": _refs_to(version_id), "open": HitStatus.open.value},
+        )
+        return int(result.scalar_one())
+
+    async def remove_version(self, version: DatasetVersion) -> int:
+        """The version and its rows, in one statement each. Returns how many rows."""
+        result = await self.session.execute(
+            delete(DatasetRow).where(DatasetRow.version_id == version.id)
+        )
+        await self.session.delete(version)
+        await self.session.flush()
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def versions(
         self, scope: CrosscheckScope, params: PageParams, filters: dict[str, Any]
@@ -192,3 +248,51 @@ class CrosscheckRepository:
             select(CrosscheckRunRule).where(CrosscheckRunRule.id.in_(set(ids)))
         )
         return {r.id: r for r in found}
+
+
+def _refs_to(version_id: uuid.UUID) -> str:
+    """A hit's `rows` naming some row of the version (for `@>`)."""
+    return orjson.dumps([{"version_id": str(version_id)}]).decode()
+
+
+# A decided hit's rows of the version being deleted, each with its content, in the rule's order.
+KEEP_MATCHED_ROWS = """
+UPDATE findings.crosscheck_hits h
+SET rows = (
+    SELECT jsonb_agg(
+        CASE WHEN d.line IS NULL THEN r.ref
+             ELSE r.ref || jsonb_build_object(
+                 'dataset', CAST(:dataset AS text), 'version', CAST(:number AS integer),
+                 'kind', CAST(:kind AS text),
+                 'row', jsonb_build_object(
+                     'id_number', d.id_number, 'name', d.name, 'related_id', d.related_id,
+                     'org', d.org, 'account', d.account, 'amount', d.amount::text,
+                     'date1', d.date1, 'date2', d.date2, 'programme', d.programme,
+                     'relation', d.relation, 'extra', d.extra))
+        END ORDER BY r.n)
+    FROM jsonb_array_elements(h.rows) WITH ORDINALITY AS r(ref, n)
+    LEFT JOIN findings.dataset_rows d
+        ON d.version_id = CAST(:vid AS uuid)
+        AND r.ref ->> 'version_id' = CAST(:vid_text AS text)
+        AND d.line = CAST(r.ref ->> 'line' AS integer)
+)
+WHERE h.status <> :open AND h.rows @> CAST(:ref AS jsonb)
+"""
+
+# The open hits naming the version's rows, gone, and the counts of their runs and rules less them.
+REMOVE_OPEN_HITS = """
+WITH gone AS (
+    DELETE FROM findings.crosscheck_hits h
+    WHERE h.status = :open AND h.rows @> CAST(:ref AS jsonb)
+    RETURNING h.run_id, h.run_rule_id
+), per_rule AS (
+    UPDATE findings.crosscheck_run_rules rr SET hit_count = rr.hit_count - g.n
+    FROM (SELECT run_rule_id, count(*) AS n FROM gone GROUP BY run_rule_id) g
+    WHERE rr.id = g.run_rule_id
+), per_run AS (
+    UPDATE findings.crosscheck_runs r SET hit_count = r.hit_count - g.n
+    FROM (SELECT run_id, count(*) AS n FROM gone GROUP BY run_id) g
+    WHERE r.id = g.run_id
+)
+SELECT count(*) FROM gone
+"""

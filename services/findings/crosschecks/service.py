@@ -1,5 +1,24 @@
 """Business rules of data cross-checks: who may use which dataset, how a run is put together
-from the rules chosen, and the triage of hits. Flushes, never commits."""
+from the rules chosen, the triage of hits, and deleting a dataset version. Flushes, never
+commits.
+
+Deleting a dataset version (the office only; `If-Match` required, as for every DELETE here)
+removes its rows and the version in the request's transaction, set-based (one DELETE each). It
+is refused (409 `dataset-in-use`) while a run over the version is queued or running: a run reads
+the rows until it ends, and a run being created locks the versions it names (FOR SHARE), so the
+two cannot cross. An import never uses an existing version: a version appears only when its
+import commits, whole. What becomes of the hits that name the version's rows:
+
+- a **confirmed** hit became a finding, whose evidence file (the matched rows, as XLSX) and
+  facts were written when it was confirmed, so the finding keeps its provenance whatever happens
+  to the dataset; the hit is kept too, and so is a **dismissed** one (who decided what, and why):
+  the matched rows of the deleted version are copied into the hit (`rows[].row`, with the
+  dataset's name, version number and kind), so the hit reads as before;
+- an **open** hit is removed (and no longer counted in its run and rule): it asks for a decision
+  on data the office no longer holds. If the same data comes back in a later upload, a new run
+  finds it again, and a match dismissed before stays dismissed (dismissals are kept by the
+  rule, the match and the content of the rows, not by version).
+"""
 
 from __future__ import annotations
 
@@ -19,11 +38,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.findings.crosschecks.access import CrosscheckScope
 from services.findings.crosschecks.enums import DatasetKind, HitStatus, JobKind, JobState
 from services.findings.crosschecks.errors import (
+    DatasetInUse,
     DatasetNotFound,
     HitDecided,
     HitNotFound,
     JobNotFound,
     NotCrosscheckUser,
+    OfficeOnly,
     RuleExists,
     RuleInvalid,
     RuleNotFound,
@@ -66,6 +87,8 @@ from services.findings.service import FindingService
 
 # roles whose rows are the money paid (a finding's money involved is their sum)
 PAID_ROLES = ("recipients", "payments", "claims")
+# A dataset version never changes once recorded: its ETag is that of its first and only state.
+VERSION_REVISION = 1
 
 
 def _invalid(field: str, message: str) -> RuleInvalid:
@@ -108,6 +131,29 @@ class CrosscheckService:
         if found is None:
             raise DatasetNotFound(f"dataset version {version_id} not found")
         return found
+
+    async def delete_version(self, version_id: uuid.UUID, if_match: str | None) -> dict[str, int]:
+        """See the module's docstring. Returns what was removed and kept."""
+        from services.common.concurrency import check_if_match
+
+        if not self.scope.office:
+            raise OfficeOnly("only the office deletes dataset versions")
+        version = await self.repo.version(version_id, self.scope, lock=True)
+        if version is None:
+            raise DatasetNotFound(f"dataset version {version_id} not found")
+        check_if_match(if_match, VERSION_REVISION, required=True)
+        runs = await self.repo.unfinished_runs_using(version.id)
+        if runs:
+            raise DatasetInUse(
+                f"数据集版本正被 {len(runs)} 个尚未完成的比对运行使用，请待其完成后再删除 "
+                f"{len(runs)} run(s) not finished use this dataset version; delete it once "
+                "they have finished",
+                runs=[str(r) for r in runs],
+            )
+        kept = await self.repo.keep_matched_rows(version)
+        removed = await self.repo.remove_open_hits(version.id)
+        rows = await self.repo.remove_version(version)
+        return {"rows": rows, "open_hits_removed": removed, "decided_hits_kept": kept}
 
     def may_upload(self, round_id: uuid.UUID | None) -> None:
         if round_id is None and not self.scope.office:
@@ -177,7 +223,7 @@ class CrosscheckService:
         for the office)."""
         if not self.scope.leads_round(body.round_id):
             raise NotCrosscheckUser("only the office or a leader of the round's groups")
-        versions = await self.repo.versions_by_id(body.dataset_version_ids, self.scope)
+        versions = await self.repo.versions_by_id(body.dataset_version_ids, self.scope, share=True)
         for n, vid in enumerate(body.dataset_version_ids):
             v = versions.get(vid)
             if v is None:
@@ -461,27 +507,26 @@ def _row(
     rows: dict[tuple[uuid.UUID, int], DatasetRow],
     versions: dict[uuid.UUID, DatasetVersion],
 ) -> HitRowRead:
+    """A matched row as stored, or as kept in the hit when its version was deleted."""
     vid, line = uuid.UUID(ref["version_id"]), int(ref["line"])
     row, version = rows.get((vid, line)), versions.get(vid)
+    values: dict[str, Any] = (
+        {f: getattr(row, f) for f in ROW_FIELDS} if row else {f: (ref.get("row") or {}).get(f)
+                                                              for f in ROW_FIELDS}
+    )  # fmt: skip
     return HitRowRead(
         role=ref["role"],
         dataset_version_id=vid,
-        dataset=version.dataset if version else "",
-        version=version.version if version else 0,
-        kind=DatasetKind.of(version.kind) if version else DatasetKind.other,
+        dataset=version.dataset if version else ref.get("dataset", ""),
+        version=version.version if version else ref.get("version", 0),
+        kind=DatasetKind.of(version.kind if version else ref.get("kind", "other")),
         line=line,
-        id_number=row.id_number if row else None,
-        name=row.name if row else None,
-        related_id=row.related_id if row else None,
-        org=row.org if row else None,
-        account=row.account if row else None,
-        amount=row.amount if row else None,
-        date1=row.date1 if row else None,
-        date2=row.date2 if row else None,
-        programme=row.programme if row else None,
-        relation=row.relation if row else None,
-        extra=row.extra if row else None,
+        **values,
     )
+
+
+ROW_FIELDS = ("id_number", "name", "related_id", "org", "account", "amount", "date1", "date2",
+              "programme", "relation", "extra")  # fmt: skip
 
 
 def _roles(roles: Sequence[Role]) -> list[RoleRead]:

@@ -192,3 +192,66 @@ async def test_an_xlsx_workbook(world: World) -> None:
     version = await imported(world, out.getvalue(), kind="deaths", filename="死亡名单.xlsx")
     rows = (await world.http.get(f"/api/v1/datasets/{version}/rows", headers=world.office)).json()
     assert [(r["name"], r["date1"]) for r in rows] == [("甲", "2018-03-01"), ("乙", "2018-04-02")]
+
+
+@pytest.mark.parametrize("block_bytes", [None, 64], ids=["one block", "blocks of 64 bytes"])
+async def test_crlf_line_ends_and_line_breaks_inside_quoted_cells(
+    world: World, monkeypatch: pytest.MonkeyPatch, block_bytes: int | None
+) -> None:
+    """A file saved with CRLF line ends, whose quoted cells hold CRLF and LF: each record is one
+    row (numbered as a spreadsheet does), the cells' line breaks kept as LF; the same when a
+    record is cut by the blocks the file is read in."""
+    if block_bytes:
+        monkeypatch.setattr(importer, "BLOCK_BYTES", block_bytes)
+    data = (
+        "姓名,身份证号,金额,发放日期,地址,备注\r\n"
+        f'张三,{person_id(1)},100,2018-05-01,"赤壁市\r\n蒲圻街道",首贷\r\n'
+        f'李四,{person_id(2)},200,2018-05-02,"第一行\n第二行\r\n第三行","含""引号"""\r\n'
+        f"王五,{person_id(3)},300,2018-05-03,赤壁市,\r\n"
+        f'"赵\r\n六",{person_id(4)},"¥1,400.00",2018年5月4日,"",续贷\r\n'
+        f"孙七,{person_id(5)},500,2018/5/5,赤壁市,末行无换行"
+    ).encode()
+    version = await imported(world, data, kind="loan_recipients")
+    rows = (await world.http.get(f"/api/v1/datasets/{version}/rows", headers=world.office)).json()
+    assert [(r["line"], r["name"], r["amount"], r["date1"]) for r in rows] == [
+        (2, "张三", "100.00", "2018-05-01"),
+        (3, "李四", "200.00", "2018-05-02"),
+        (4, "王五", "300.00", "2018-05-03"),
+        (5, "赵\n六", "1400.00", "2018-05-04"),
+        (6, "孙七", "500.00", "2018-05-05"),
+    ]
+    assert [r["extra"] for r in rows] == [
+        {"地址": "赤壁市\n蒲圻街道", "备注": "首贷"},
+        {"地址": "第一行\n第二行\n第三行", "备注": '含"引号"'},
+        {"地址": "赤壁市", "备注": ""},
+        {"地址": "", "备注": "续贷"},
+        {"地址": "赤壁市", "备注": "末行无换行"},
+    ]
+
+
+async def test_crlf_rows_with_bad_values_are_reported_by_their_row_numbers(world: World) -> None:
+    """CRLF line ends, a multi-line quoted cell, then bad rows: the report counts the
+    multi-line record as one row; a carriage return alone outside quotes is a bad row, not a
+    failed job."""
+    data = (
+        "姓名,身份证号,金额,备注\r\n"
+        f'甲,{person_id(1)},100,"两\r\n行"\r\n'
+        f"乙,{wrong_check_digit(person_id(2))},100,\r\n"
+        f"丙,{person_id(3)},1.005,\r\n"
+        f"丁,{person_id(4)},100,回车\r在中间\r\n"
+        f"戊,{person_id(5)},100,\r\n"
+    ).encode()
+    _, job = await upload(world, data, kind="loan_recipients", partial="true")
+    assert job["state"] == "done", job
+    result = job["result"]
+    assert (result["rows"], result["rejected_rows"]) == (2, 3)
+    assert [(e["row"], e["field"]) for e in result["errors"]] == [
+        (3, "id_number"), (4, "amount"), (5, "")]  # fmt: skip
+    assert "回车" in result["errors"][2]["message"]
+    rows = (
+        await world.http.get(
+            f"/api/v1/datasets/{result['dataset_version_id']}/rows", headers=world.office
+        )
+    ).json()
+    assert [(r["line"], r["name"], r["extra"]) for r in rows] == [
+        (2, "甲", {"备注": "两\n行"}), (6, "戊", {"备注": ""})]  # fmt: skip
