@@ -87,7 +87,8 @@ class Signer:
     def verify(self, token: str, *, audience: str) -> dict[str, Any]:
         """Verifies a token this gateway issued; raises jwt.PyJWTError when it is not valid."""
         header = jwt.get_unverified_header(token)
-        key = self._public.get(header.get("kid", ""))
+        kid = header.get("kid")
+        key = self._public.get(kid) if isinstance(kid, str) else None  # a list is unhashable
         if key is None or header.get("alg") != ALGORITHM:
             raise jwt.InvalidTokenError("unknown key or algorithm")
         claims: dict[str, Any] = jwt.decode(

@@ -29,6 +29,20 @@ class GatewaySettings(AppSettings):
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
     internal_token_ttl_seconds: int = 60
+    revocation_reload_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description="how often the revoked access tokens are reloaded from the database besides "
+        "the notices of each revocation (a safety net, and how a dead listener is noticed)",
+    )
+    login_failures_per_address: int = Field(
+        default=50,
+        ge=1,
+        description="failed password or client-credentials grants from one address (IPv6: one "
+        "/64) within the window, after which its grants are answered 429 (per gateway process)",
+    )
+    login_failure_window_seconds: float = Field(default=600, gt=0)
     max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="largest request body forwarded (JSON, forms)"
     )

@@ -37,6 +37,35 @@ async def create_user(
         await db.dispose()
 
 
+async def change_user(
+    gateway_db_url: str,
+    data_dir: Path,
+    username: str,
+    *,
+    active: bool | None = None,
+    roles: list[Role] | None = None,
+    password: str | None = None,
+) -> None:
+    """Disables or enables an account, replaces its roles or sets its password. The gateway's
+    trigger on `users` revokes the access tokens this makes obsolete, on every replica."""
+    settings = GatewaySettings(
+        database_url=gateway_db_url, signing_key_file=data_dir / "keys" / "gateway-signing.pem"
+    )
+    db = Database(settings)
+    try:
+        async with db.sessions() as session:
+            identity = IdentityService(session, make_signer(settings), settings)
+            if active is not None:
+                await identity.set_active(username, active)
+            if roles is not None:
+                await identity.set_roles(username, roles)
+            if password is not None:
+                await identity.set_password(username, password)
+            await session.commit()
+    finally:
+        await db.dispose()
+
+
 SERVICE_CLIENTS = ("rounds", "findings", "referrals")
 
 

@@ -47,6 +47,7 @@ from gateway.audit.errors import AuditTrailUnavailable
 from gateway.audit.writer import AppendFailed, AuditWriter
 from gateway.identity.api import basic_credentials
 from gateway.identity.errors import InvalidAccessToken
+from gateway.identity.revocations import RevocationsUnknown
 from gateway.identity.tokens import AccessTokens, bearer_token
 from gateway.settings import GatewaySettings
 from services.common.errors import problem_response
@@ -177,7 +178,7 @@ class AuditMiddleware:
             return Actor()
         try:
             caller = self.tokens.verify(token)
-        except InvalidAccessToken:
+        except (InvalidAccessToken, RevocationsUnknown):
             detail["credentials"] = "rejected"
             return Actor()
         return Actor(caller.subject, caller.username, caller.roles)
@@ -187,7 +188,13 @@ class AuditMiddleware:
         try:
             token = orjson.loads(body)["access_token"]
             caller = self.tokens.verify(token)
-        except (orjson.JSONDecodeError, KeyError, TypeError, InvalidAccessToken):
+        except (
+            orjson.JSONDecodeError,
+            KeyError,
+            TypeError,
+            InvalidAccessToken,
+            RevocationsUnknown,
+        ):
             return None
         return Actor(caller.subject, caller.username, caller.roles)
 

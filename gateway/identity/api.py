@@ -10,11 +10,19 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from gateway.identity.errors import InvalidAccessToken, InvalidGrant, UnsupportedGrantType
+from gateway.identity.errors import (
+    AccountLocked,
+    InvalidAccessToken,
+    InvalidGrant,
+    TooManyLoginFailures,
+    UnsupportedGrantType,
+)
 from gateway.identity.repository import UserRepository
 from gateway.identity.schemas import Me, TokenResponse
 from gateway.identity.service import IdentityService, RefreshReused
-from gateway.identity.tokens import CurrentCaller
+from gateway.identity.throttle import LoginThrottle
+from gateway.identity.tokens import AccessTokens, CurrentCaller
+from gateway.settings import GatewaySettings
 from services.common.db import DbSession
 from services.common.errors import Problem, problem_response, problem_responses
 
@@ -29,7 +37,9 @@ auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
     "client_secret, in the form or as HTTP Basic) for machine clients.",
     response_model=TokenResponse,
     response_model_exclude_none=True,
-    responses=problem_responses(InvalidGrant, UnsupportedGrantType),
+    responses=problem_responses(
+        InvalidGrant, UnsupportedGrantType, AccountLocked, TooManyLoginFailures
+    ),
 )
 async def issue_token(
     request: Request,
@@ -41,24 +51,41 @@ async def issue_token(
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
 ) -> TokenResponse | Response:
-    identity = IdentityService(session, request.app.state.signer, request.app.state.settings)
+    settings: GatewaySettings = request.app.state.settings
+    identity = IdentityService(session, request.app.state.signer, settings)
+    lang = request.headers.get("accept-language")
+    throttle: LoginThrottle = request.app.state.login_throttle
+    if grant_type in ("client_credentials", "password"):
+        # the audit middleware imports this module: its helper is imported when first needed
+        from gateway.audit.middleware import client_ip
+
+        address = throttle.key(client_ip(request.scope, settings.audit_trusted_proxies))
+        wait = throttle.wait(address)
+        if wait is not None:
+            refused = TooManyLoginFailures(f"try again in {wait} seconds", retry_after=wait)
+            return problem_response(
+                refused, accept_language=lang, headers={"Retry-After": str(wait)}
+            )
     if grant_type == "client_credentials":
         basic = basic_credentials(request.headers.get("authorization"))
         cid, secret = basic if basic else (client_id, client_secret)
         if not cid or not secret:
             raise InvalidGrant("client_id and client_secret are required", error="invalid_client")
-        return await identity.client_login(cid, secret)
+        try:
+            return await identity.client_login(cid, secret)
+        except InvalidGrant:
+            throttle.failed(address)
+            raise
     if grant_type == "password":
         if not username or not password:
             raise InvalidGrant("username and password are required", error="invalid_request")
         login = await identity.login(username, password)
         if isinstance(login, Problem):
+            throttle.failed(address)
             # Returned, not raised: the failure count must be committed.
             retry = login.extensions.get("retry_after")
             return problem_response(
-                login,
-                accept_language=request.headers.get("accept-language"),
-                headers={"Retry-After": str(retry)} if retry else None,
+                login, accept_language=lang, headers={"Retry-After": str(retry)} if retry else None
             )
         result = login
     else:
@@ -66,13 +93,15 @@ async def issue_token(
             raise InvalidGrant("refresh_token is required", error="invalid_request")
         refreshed = await identity.refresh(refresh_token)
         if isinstance(refreshed, RefreshReused):
+            tokens: AccessTokens = request.app.state.access_tokens
+            tokens.revoke_session(str(refreshed.user_id), str(refreshed.family_id))
             # Returned, not raised: the revocation of the family must be committed.
             return problem_response(
                 InvalidGrant(
                     "refresh token was already used; every session of it is revoked",
                     error="invalid_grant",
                 ),
-                accept_language=request.headers.get("accept-language"),
+                accept_language=lang,
             )
         result = refreshed
     return result
@@ -93,7 +122,7 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 @auth.post(
     "/logout",
     status_code=204,
-    summary="退出登录 Log out (revokes the refresh token and its successors)",
+    summary="退出登录 Log out (revokes the login: its refresh tokens and its access tokens)",
 )
 async def logout(
     request: Request,
@@ -101,7 +130,10 @@ async def logout(
     refresh_token: Annotated[str, Form(min_length=1, max_length=256)],
 ) -> None:
     identity = IdentityService(session, request.app.state.signer, request.app.state.settings)
-    await identity.logout(refresh_token)
+    revoked = await identity.logout(refresh_token)
+    if revoked is not None:
+        tokens: AccessTokens = request.app.state.access_tokens
+        tokens.revoke_session(str(revoked.user_id), str(revoked.family_id))
 
 
 @auth.get("/me", summary="当前用户 Who am I", responses=problem_responses(InvalidAccessToken))

@@ -1,4 +1,4 @@
-from services.common.errors import BadRequest, Conflict, TooManyRequests, Unauthorized
+from services.common.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 
 
 class InvalidGrant(BadRequest):
@@ -26,3 +26,18 @@ class UsernameTaken(Conflict):
 class AccountLocked(TooManyRequests):
     title_en = "Too many failed logins: the account is locked for a while"
     title_zh = "登录失败次数过多，账号已暂时锁定"
+
+
+class UserNotFound(NotFound):
+    title_en = "No such user"
+    title_zh = "用户不存在"
+
+
+class WeakPassword(BadRequest):
+    title_en = "The password does not meet the password policy"
+    title_zh = "密码不符合密码策略"
+
+
+class TooManyLoginFailures(TooManyRequests):
+    title_en = "Too many failed logins from your address: wait a while"
+    title_zh = "来自您所在地址的登录失败次数过多，请稍后再试"

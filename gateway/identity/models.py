@@ -1,11 +1,23 @@
-"""Users, refresh tokens and machine clients (schema `gateway`)."""
+"""Users, refresh tokens, machine clients and revocations of access tokens (schema `gateway`)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +38,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     failed_logins: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Carried by access tokens as `ver`; raised by a trigger when the account is disabled, its
+    # password or its roles change (see AccessRevocation).
+    token_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -63,4 +78,32 @@ class ApiClient(Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
     description: Mapped[str] = mapped_column(String(200), server_default=text("''"))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # as User.token_version: raised when the client is disabled, its secret or roles change
+    token_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AccessRevocation(Base):
+    """Access tokens refused before they expire (gateway/identity/revocations.py).
+
+    A row names a login (`session_id`: the refresh-token family the token's `sid` claim carries;
+    logout and a replayed refresh token add one) or a subject's lowest valid `ver` claim
+    (`min_version`; added by the triggers on `users` and `api_clients` when an account is
+    disabled or its password, secret or roles change). Every insert is announced with NOTIFY on
+    `gateway_access_revocations` to each gateway replica. A row matters only while a token
+    issued before it can still be alive (the access-token lifetime); older rows are deleted."""
+
+    __tablename__ = "access_revocations"
+    __table_args__ = (
+        CheckConstraint(
+            "session_id IS NOT NULL OR min_version IS NOT NULL", name="session_or_version"
+        ),
+        Index("ix_access_revocations_revoked_at", "revoked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(100))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    min_version: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -14,14 +14,21 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.identity.errors import AccountLocked, InvalidGrant, UsernameTaken
+from gateway.identity.enums import Role
+from gateway.identity.errors import (
+    AccountLocked,
+    InvalidGrant,
+    UsernameTaken,
+    UserNotFound,
+    WeakPassword,
+)
 from gateway.identity.models import ApiClient, RefreshToken, User
 from gateway.identity.repository import (
     ApiClientRepository,
     RefreshTokenRepository,
     UserRepository,
 )
-from gateway.identity.schemas import TokenResponse, UserCreate
+from gateway.identity.schemas import TokenResponse, UserCreate, password_problem
 from gateway.identity.tokens import ACCESS_AUDIENCE
 from gateway.keys import Signer
 from gateway.settings import GatewaySettings
@@ -54,6 +61,7 @@ class RefreshReused:
     """A used refresh token came back: its family is revoked and the caller must log in."""
 
     family_id: uuid.UUID
+    user_id: uuid.UUID
 
 
 class IdentityService:
@@ -79,6 +87,47 @@ class IdentityService:
         except IntegrityError as exc:
             raise UsernameTaken(f"username {data.username} is taken") from exc
 
+    # ---- account changes. Each one revokes access tokens through the trigger on `users`
+    # (migration 0005): disabling and a new password end every login, new roles end the access
+    # tokens that carry the old ones (the next refresh carries the new).
+
+    async def _user(self, username: str) -> User:
+        user = await self.users.by_username(username, lock=True)
+        if user is None:
+            raise UserNotFound(f"no user {username}")
+        return user
+
+    async def _changed(self, user: User) -> User:
+        await self.users.session.flush()
+        await self.users.session.refresh(user)  # the version the trigger raised
+        return user
+
+    async def set_active(self, username: str, active: bool) -> User:
+        user = await self._user(username)
+        user.is_active = active
+        return await self._changed(user)
+
+    async def set_roles(self, username: str, roles: list[Role]) -> User:
+        if not roles:
+            raise ValueError("a user needs at least one role")
+        user = await self._user(username)
+        user.roles = [r.value for r in roles]
+        return await self._changed(user)
+
+    async def set_password(self, username: str, password: str) -> User:
+        user = await self._user(username)
+        problem = (
+            password_problem(password, user.username)
+            if 12 <= len(password) <= 256
+            else "12 to 256 characters"
+        )
+        if problem:
+            raise WeakPassword(f"password: {problem}")
+        user.password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        user.failed_logins = 0
+        user.locked_until = None
+        return await self._changed(user)
+
     async def login(self, username: str, password: str) -> TokenResponse | Problem:
         """A refused login is returned, not raised, so that the failure count is committed.
         After MAX_FAILED_LOGINS failures in a row the account is locked for LOCKOUT; the
@@ -102,12 +151,15 @@ class IdentityService:
         user.locked_until = None
         return await self._issue(user, family_id=uuid.uuid4())
 
-    async def logout(self, refresh_token: str) -> None:
-        """Ends the login the refresh token belongs to: its whole family is revoked. Access
-        tokens already issued expire on their own (15 minutes)."""
+    async def logout(self, refresh_token: str) -> RefreshToken | None:
+        """Ends the login the refresh token belongs to: its whole family is revoked, and the
+        access tokens issued to it are refused from the commit on (their `sid`). Returns the
+        token's row if this revoked it."""
         row = await self.tokens.by_hash_for_update(_digest(refresh_token))
-        if row is not None:
-            await self.tokens.revoke_family(row.family_id, datetime.now(UTC))
+        if row is None or row.revoked_at is not None:
+            return None
+        await self.tokens.revoke_family(row.family_id, row.user_id, datetime.now(UTC), "logout")
+        return row
 
     async def client_login(self, client_id: str, secret: str) -> TokenResponse:
         """OAuth2 client credentials (RFC 6749 §4.4): an access token, no refresh token."""
@@ -119,7 +171,7 @@ class IdentityService:
         ttl = self.settings.access_token_ttl_seconds
         access = self.signer.sign(
             {"sub": f"client:{client.client_id}", "name": client.client_id,
-             "roles": list(client.roles)},
+             "roles": list(client.roles), "ver": client.token_version},
             audience=ACCESS_AUDIENCE,
             ttl=ttl,
         )  # fmt: skip
@@ -143,12 +195,16 @@ class IdentityService:
 
     async def refresh(self, refresh_token: str) -> TokenResponse | RefreshReused:
         now = datetime.now(UTC)
-        row = await self.tokens.by_hash_for_update(_digest(refresh_token))
+        row = await self.tokens.by_hash_for_update(_digest(refresh_token))  # and its user's
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             raise InvalidGrant("refresh token is invalid or expired", error="invalid_grant")
         if row.used_at is not None:
-            await self.tokens.revoke_family(row.family_id, now)
-            return RefreshReused(row.family_id)
+            await self.tokens.revoke_family(row.family_id, row.user_id, now, "refresh_reused")
+            return RefreshReused(row.family_id, row.user_id)
+        if await self.tokens.family_revoked(row.family_id):
+            raise InvalidGrant("refresh token is invalid or expired", error="invalid_grant")
+        # locked with the token: no token is issued with a version a concurrent change of the
+        # account has just made obsolete
         user = await self.users.get(row.user_id)
         if user is None or not user.is_active:
             raise InvalidGrant("account is disabled", error="invalid_grant")
@@ -158,7 +214,13 @@ class IdentityService:
     async def _issue(self, user: User, *, family_id: uuid.UUID) -> TokenResponse:
         ttl = self.settings.access_token_ttl_seconds
         access = self.signer.sign(
-            {"sub": str(user.id), "name": user.username, "roles": list(user.roles)},
+            {
+                "sub": str(user.id),
+                "name": user.username,
+                "roles": list(user.roles),
+                "sid": str(family_id),  # logout and a replayed refresh token revoke it
+                "ver": user.token_version,  # a disabled account, new password or roles do
+            },
             audience=ACCESS_AUDIENCE,
             ttl=ttl,
         )

@@ -55,11 +55,26 @@ class KeySet:
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
 
-    def load(self, jwks: dict[str, Any]) -> None:
+    def load(self, jwks: Any) -> None:
+        """Takes the Ed25519 keys with a key id and skips any other entry (a symmetric key, a
+        key it cannot parse). A document that is not a JWKS raises ValueError and the keys held
+        so far stay: a malformed answer makes no token pass, nor a request fail but with 401."""
+        entries = jwks.get("keys") if isinstance(jwks, dict) else None
+        if not isinstance(entries, list):
+            raise ValueError("not a JWKS document")
         keys = {}
-        for jwk in jwks.get("keys", []):
-            if jwk.get("kid") and jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+        for jwk in entries:
+            if not (
+                isinstance(jwk, dict)
+                and isinstance(jwk.get("kid"), str)
+                and jwk.get("kty") == "OKP"
+                and jwk.get("crv") == "Ed25519"
+            ):
+                continue
+            try:
                 keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
+            except jwt.PyJWTError:
+                continue
         self._keys = keys
 
     async def get(self, kid: str) -> Any:
