@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
 
 from gateway.audit import repository
 from gateway.audit.repository import EntryFilter
@@ -16,6 +15,7 @@ from gateway.identity.errors import InvalidAccessToken
 from gateway.identity.tokens import Caller, CurrentCaller
 from services.common.db import DbSession
 from services.common.errors import Forbidden, ValidationFailed, problem_responses
+from services.common.fields import AwareInstant
 from services.common.pagination import Page, Paging
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -55,8 +55,8 @@ async def entries(
     resource: Annotated[str | None, Query(max_length=64, description="e.g. leads")] = None,
     resource_id: Annotated[str | None, Query(max_length=64)] = None,
     request_id: Annotated[str | None, Query(max_length=128)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="before")] = None,
+    since: Annotated[AwareInstant | None, Query(description="at or after")] = None,
+    until: Annotated[AwareInstant | None, Query(description="before")] = None,
 ) -> Page[AuditEntryRead]:
     before = None
     if paging.cursor is not None:

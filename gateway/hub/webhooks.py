@@ -113,7 +113,11 @@ def refuse(field: str, message: str, code: str) -> SubscriptionInvalid:
 
 # ---- schemas ----
 
-EventTypeName = Annotated[str, Field(min_length=1, max_length=100)]
+# the catalogue's names as an enum in the OpenAPI; the check itself is `_check_types` (a 422
+# naming the position, like the other refusals of a subscription)
+EventTypeName = Annotated[
+    str, Field(min_length=1, max_length=100, json_schema_extra={"enum": sorted(CATALOGUE)})
+]
 EVENT_TYPES_DOC = "event types of the catalogue (GET /api/v1/events/catalogue); empty: every event"
 
 
@@ -131,6 +135,7 @@ class SubscriptionCreate(BaseModel):
     )
     confidential: bool = Field(
         default=False,
+        strict=True,
         description="cleared for the catalogue's confidential fields (lead subjects' names); "
         "without it they are left out of every delivery",
     )
@@ -147,6 +152,7 @@ class SubscriptionUpdate(BaseModel):
     )
     active: bool | None = Field(
         default=None,
+        strict=True,
         description="false pauses the endpoint (no new deliveries; open ones are dead-lettered "
         "at their next try, to be replayed later); true enables it again and clears "
         "`disabled_reason`",
@@ -183,6 +189,7 @@ class SecretRotation(BaseModel):
 
     grace_hours: int = Field(
         default=24,
+        strict=True,
         ge=0,
         le=168,
         description="hours the previous secret is still signed with (0: from now on only the new)",

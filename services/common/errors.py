@@ -272,11 +272,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code, BadRequest if exc.status_code < 500 else InternalError
         )
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # the router names the methods of the one route it tried; HTTP wants the path's all
+            from services.common.routing import allowed_methods  # routing builds on this module
+
+            allowed = allowed_methods(request.app, request.url.path)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return problem_response(
             cls(detail),
             accept_language=request.headers.get("accept-language"),
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:

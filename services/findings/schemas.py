@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
 from services.common.errors import FieldError
+from services.common.fields import Day, Yuan
 from services.common.pagination import Page
 from services.findings import idnumber
 from services.findings.enums import BatchOutcome, DutyType, FindingSource, FindingStatus, Severity
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_BATCH = 500
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Money = Yuan
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Facts = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -31,13 +41,58 @@ def _not_future(value: date) -> date:
     return value
 
 
+MICRO_DEGREE = Decimal("0.000001")
+LATITUDE_TEXT = r"^-?(90(\.0{1,6})?|[1-8]?[0-9](\.[0-9]{1,6})?)$"
+LONGITUDE_TEXT = r"^-?(180(\.0{1,6})?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]{1,6})?)$"
+
+
+def _coordinate(limit: int, text: str) -> BeforeValidator:
+    """A WGS 84 coordinate within ±`limit`: a JSON number, rounded to six places (about 0.1 m;
+    a phone's GPS gives more), or a decimal string with at most six places, as it is read."""
+    pattern = re.compile(text)
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, Decimal):  # from the database
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not -limit <= value <= limit:
+                raise ValueError(f"must be between -{limit} and {limit}")
+            return Decimal(repr(float(value))).quantize(MICRO_DEGREE)
+        if isinstance(value, str) and pattern.fullmatch(value):
+            return value
+        raise ValueError(f"a number between -{limit} and {limit}, or one as text, six places")
+
+    return BeforeValidator(parse)
+
+
+def _sent_as(limit: int, text: str) -> WithJsonSchema:
+    number = {"type": "number", "minimum": -limit, "maximum": limit}
+    return WithJsonSchema({"anyOf": [number, {"type": "string", "pattern": text}]}, "validation")
+
+
+Latitude = Annotated[
+    Decimal,
+    _coordinate(90, LATITUDE_TEXT),
+    Field(ge=-90, le=90, max_digits=9, decimal_places=6),
+    _sent_as(90, LATITUDE_TEXT),
+    WithJsonSchema({"type": "string", "pattern": LATITUDE_TEXT}, mode="serialization"),
+]
+Longitude = Annotated[
+    Decimal,
+    _coordinate(180, LONGITUDE_TEXT),
+    Field(ge=-180, le=180, max_digits=9, decimal_places=6),
+    _sent_as(180, LONGITUDE_TEXT),
+    WithJsonSchema({"type": "string", "pattern": LONGITUDE_TEXT}, mode="serialization"),
+]
+
+
 class GeoPoint(BaseModel):
     """GPS 位置（WGS 84）"""
 
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
-    latitude: Annotated[Decimal, Field(ge=-90, le=90, max_digits=9, decimal_places=6)]
-    longitude: Annotated[Decimal, Field(ge=-180, le=180, max_digits=9, decimal_places=6)]
+    latitude: Latitude
+    longitude: Longitude
 
 
 class PersonIn(BaseModel):
@@ -51,7 +106,9 @@ class PersonIn(BaseModel):
         default="", description="职级"
     )
     id_number: str | None = Field(
-        default=None, description="居民身份证号码（GB 11643，校验码按 ISO 7064 MOD 11-2 校验）"
+        default=None,
+        description="居民身份证号码（GB 11643，校验码按 ISO 7064 MOD 11-2 校验）；空白即未填",
+        pattern=r"^\s*([0-9]{17}[0-9Xx])?\s*$",
     )
 
     @field_validator("id_number")
@@ -81,7 +138,7 @@ class FindingCreate(BaseModel):
     )
     source: FindingSource
     severity: Severity = Severity.minor
-    discovered_on: date = Field(description="发现日期（北京时间，不晚于今天）")
+    discovered_on: Day = Field(description="发现日期（北京时间，不晚于今天）")
     location: GeoPoint | None = None
     persons: list[PersonIn] = Field(default_factory=list, max_length=100)
 
@@ -99,7 +156,7 @@ class FindingUpdate(BaseModel):
     money_involved: Money | None = None
     source: FindingSource | None = None
     severity: Severity | None = None
-    discovered_on: date | None = None
+    discovered_on: Day | None = None
     location: GeoPoint | None = None
     persons: list[PersonIn] | None = Field(default=None, max_length=100)
 

@@ -131,11 +131,13 @@ async def rounds_of_terms(
     `term_id.<n>`."""
     terms = list(dict.fromkeys(term_ids))
     if terms:
-        found = await asyncio.gather(*(gateway.get_json(f"/api/v1/terms/{t}") for t in terms))
+        # one listing rather than a request per named term (up to 50 may be named): the terms
+        # of all jurisdictions are a short list, five years each
+        known = {uuid.UUID(t["id"]) for t in await _every(gateway, "/api/v1/terms")}
         errors = [
             {"field": f"term_id.{n}", "message": f"no term {t}", "code": "not_found"}
-            for n, (t, f) in enumerate(zip(terms, found, strict=True))
-            if f is None
+            for n, t in enumerate(terms)
+            if t not in known
         ]
         if errors:
             raise ReferenceInvalid("; ".join(e["message"] for e in errors), errors=errors)

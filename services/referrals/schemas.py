@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.common.fields import Yuan
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
@@ -15,9 +16,7 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Money = Annotated[
-    Decimal, Field(ge=0, max_digits=14, decimal_places=2, description="元，两位小数的十进制字符串")
-]
+Money = Annotated[Yuan, Field(description="元，两位小数的十进制字符串")]
 FindingIds = Annotated[
     list[uuid.UUID],
     Field(min_length=1, max_length=100, description="来源问题（findings 服务的问题编号）"),

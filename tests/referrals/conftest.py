@@ -108,7 +108,7 @@ class Upstream:
             return httpx.Response(200, json=found) if found else httpx.Response(404)
         if request.method == "GET" and path == "/api/v1/terms":
             place = request.url.params.get("jurisdiction")
-            terms = [t for t in self.terms.values() if t["jurisdiction"] == place]
+            terms = [t for t in self.terms.values() if place in (None, t["jurisdiction"])]
             return self.page([{"id": t["id"]} for t in terms], request)
         if request.method == "GET" and len(parts) == 4 and parts[2] == "terms":
             term = self.terms.get(parts[3])

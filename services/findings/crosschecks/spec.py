@@ -73,7 +73,10 @@ class Condition(BaseModel):
 class RuleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    roles: dict[RoleName, SpecRole] = Field(min_length=1, max_length=3)
+    # a role's name must match RoleName: the OpenAPI says so too (not only for the names it has)
+    roles: dict[RoleName, SpecRole] = Field(
+        min_length=1, max_length=3, json_schema_extra={"additionalProperties": False}
+    )
     join: list[JoinOn] = Field(default_factory=list, max_length=6)
     where: list[Condition] = Field(default_factory=list, max_length=20)
     key: list[FieldRef] = Field(

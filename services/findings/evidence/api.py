@@ -30,7 +30,7 @@ from services.common.errors import (
     problem_responses,
 )
 from services.findings.api import Service
-from services.findings.enums import FindingStatus
+from services.findings.enums import EvidenceType, FindingStatus
 from services.findings.errors import (
     EvidenceCorrupted,
     EvidenceNotFound,
@@ -134,7 +134,12 @@ async def _one(service: FindingService, finding_id: uuid.UUID, evidence_id: uuid
     "response is cut off short of its Content-Length, never completed.",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {t: {} for t in ("application/octet-stream",)}},
+        200: {
+            "description": "The file, with the type recognised from its content at upload",
+            "content": {
+                t.value: {"schema": {"type": "string", "format": "binary"}} for t in EvidenceType
+            },
+        },
         **problem_responses(FindingNotFound, EvidenceNotFound, EvidenceCorrupted),
     },
 )

@@ -4,7 +4,6 @@ response. Who sees what: services/referrals/access.py."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -18,6 +17,7 @@ from services.common.errors import (
     PreconditionRequired,
     problem_responses,
 )
+from services.common.fields import Instant
 from services.common.gateway_client import Gateway
 from services.common.pagination import Page, Paging, encode_cursor, make_page
 from services.common.tombstones import deleted_since
@@ -59,7 +59,7 @@ def _office_caller(principal: Office) -> Caller:
 OfficeCaller = Annotated[Caller, Depends(_office_caller)]
 LeadId = Annotated[uuid.UUID, Path(description="线索 id")]
 UpdatedSince = Annotated[
-    datetime | None,
+    Instant | None,
     Query(
         description="only what changed at or after this time (delta sync; a record changed "
         "exactly then may come back twice)"
@@ -103,7 +103,10 @@ async def get_receiver(
     summary="指定线索承办人 Make a user a receiver of a recipient body",
     description="A user with the `receiver` role sees the leads transferred to this body. "
     "Creates (201) or replaces (200); If-Match is honoured on a replacement.",
-    responses=problem_responses(Forbidden, PreconditionFailed),
+    responses={
+        201: {"model": ReceiverRead, "description": "Created: the user was not a receiver yet"},
+        **problem_responses(Forbidden, PreconditionFailed),
+    },
 )
 async def put_receiver(
     user_id: uuid.UUID,

@@ -7,6 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.fields import Day
 from services.referrals.enums import (
     GovernmentSanction,
     Handling,
@@ -37,7 +38,7 @@ class SubjectIn(BaseModel):
     name: Name = Field(description="姓名（保密）")
     position: Note = Field(default="", max_length=200, description="职务")
     rank: Rank
-    party_member: bool = Field(description="是否中共党员")
+    party_member: bool = Field(strict=True, description="是否中共党员")
 
 
 class LeadCreate(BaseModel):
@@ -64,7 +65,7 @@ class LeadUpdate(BaseModel):
     summary: Text | None = None
     recipient: LeadRecipient | None = None
     subjects: list[SubjectIn] | None = Field(default=None, max_length=50)
-    feedback_due: date | None = None
+    feedback_due: Day | None = None
 
 
 class SubjectOutcome(BaseModel):
@@ -79,8 +80,8 @@ class SubjectOutcome(BaseModel):
     organisational_handling: OrganisationalHandling | None = Field(
         default=None, description="组织处理"
     )
-    judicial_transfer: bool = Field(default=False, description="移送司法机关")
-    not_substantiated: bool = Field(default=False, description="问题不属实（查否）")
+    judicial_transfer: bool = Field(default=False, strict=True, description="移送司法机关")
+    not_substantiated: bool = Field(default=False, strict=True, description="问题不属实（查否）")
     note: Note = ""
 
     @model_validator(mode="after")
@@ -108,10 +109,10 @@ class LeadTransitionCreate(BaseModel):
     to: LeadStatus
     note: Note = Field(default="", description="说明")
     transfer_letter_no: Reference | None = Field(default=None, description="移交函文号")
-    transferred_on: date | None = Field(default=None, description="移交日期（默认今天）")
+    transferred_on: Day | None = Field(default=None, description="移交日期（默认今天）")
     handling: Handling | None = Field(default=None, description="处置方式")
     case_number: Reference | None = Field(default=None, description="立案编号")
-    case_filed_on: date | None = Field(default=None, description="立案日期（默认今天）")
+    case_filed_on: Day | None = Field(default=None, description="立案日期（默认今天）")
     outcomes: list[SubjectOutcome] | None = Field(default=None, max_length=50)
     money_recovered: Money | None = Field(default=None, description="追回资金（元）")
 

@@ -4,7 +4,6 @@ service, shape the response. Who sees what: services/referrals/access.py."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -18,6 +17,7 @@ from services.common.errors import (
     PreconditionRequired,
     problem_responses,
 )
+from services.common.fields import Instant
 from services.common.gateway_client import Gateway
 from services.common.pagination import Page, PageParams, Paging, encode_cursor, make_page
 from services.referrals import access
@@ -51,7 +51,7 @@ Office = Annotated[Principal, Depends(require_roles(*access.OFFICE))]
 Escalator = Annotated[Principal, Depends(require_roles(*access.OFFICE, "service"))]
 ItemId = Annotated[uuid.UUID, Path(description="整改事项 id")]
 UpdatedSince = Annotated[
-    datetime | None,
+    Instant | None,
     Query(
         description="only what changed at or after this time (delta sync; a record changed "
         "exactly then may come back twice)"

@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.fields import Day
 from services.referrals.enums import NoticeRecipient, OwnerType, RectificationStatus
 from services.referrals.schemas import Body, FindingIds, FindingSummary, Name, Note, Text, Title
 
@@ -25,7 +26,7 @@ class RectificationCreate(BaseModel):
     leader_user_id: uuid.UUID | None = None
     unit_head_name: Name | None = Field(default=None, description="单位主要负责人（一把手）")
     unit_head_user_id: uuid.UUID | None = None
-    deadline: date = Field(description="整改期限（北京时间，不早于今天）")
+    deadline: Day = Field(description="整改期限（北京时间，不早于今天）")
 
 
 class RectificationUpdate(BaseModel):
@@ -42,7 +43,7 @@ class RectificationUpdate(BaseModel):
     leader_user_id: uuid.UUID | None = None
     unit_head_name: Name | None = None
     unit_head_user_id: uuid.UUID | None = None
-    deadline: date | None = None
+    deadline: Day | None = None
 
 
 class RectificationRead(BaseModel):
@@ -94,13 +95,13 @@ class RectificationTransitionCreate(BaseModel):
 
     to: RectificationStatus
     note: Note = ""
-    deadline: date | None = Field(default=None, description="回头看重新整改的新期限")
+    deadline: Day | None = Field(default=None, description="回头看重新整改的新期限")
 
 
 class EscalationRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: date | None = Field(
+    on: Day | None = Field(
         default=None,
         description="the day to check for (Asia/Shanghai); default today. Never later than "
         "today (422 naming `on`); an earlier day catches up a missed run.",

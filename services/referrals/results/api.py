@@ -4,7 +4,6 @@ them; the office, the higher-level office and other services read them."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -18,6 +17,7 @@ from services.common.errors import (
     PreconditionRequired,
     problem_responses,
 )
+from services.common.fields import Instant
 from services.common.gateway_client import Gateway
 from services.common.pagination import Page, Paging, encode_cursor
 from services.common.tombstones import deleted_since
@@ -47,7 +47,7 @@ Reader = Annotated[Principal, Depends(require_roles(*access.RESULT_READERS))]
 SuggestionId = Annotated[uuid.UUID, Path(description="意见建议 id")]
 RuleId = Annotated[uuid.UUID, Path(description="制度建设记录 id")]
 UpdatedSince = Annotated[
-    datetime | None,
+    Instant | None,
     Query(
         description="only what changed at or after this time (delta sync; a record changed "
         "exactly then may come back twice); `deleted` lists removals"

@@ -8,6 +8,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.fields import Day, omit_null
 from services.referrals.enums import Adoption
 from services.referrals.schemas import Body, FindingSummary, Note, Reference, Text, Title
 
@@ -22,7 +23,8 @@ SuggestionLinks = Annotated[
 
 
 def _not_null(model: BaseModel, fields: tuple[str, ...]) -> None:
-    """A PATCH may leave these out, but not set them to null."""
+    """A PATCH may leave these out, but not set them to null (and their schemas, by
+    `omit_null`, do not offer null)."""
     nulls = [f for f in fields if f in model.model_fields_set and getattr(model, f) is None]
     if nulls:
         raise ValueError(f"{', '.join(nulls)} cannot be null")
@@ -46,11 +48,11 @@ class SuggestionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target_id: uuid.UUID | None = None
-    finding_ids: Links | None = None
-    addressed_to: Body | None = None
-    content: Text | None = None
-    adoption: Adoption | None = None
-    adoption_note: Note | None = None
+    finding_ids: Links | None = Field(default=None, json_schema_extra=omit_null)
+    addressed_to: Body | None = Field(default=None, json_schema_extra=omit_null)
+    content: Text | None = Field(default=None, json_schema_extra=omit_null)
+    adoption: Adoption | None = Field(default=None, json_schema_extra=omit_null)
+    adoption_note: Note | None = Field(default=None, json_schema_extra=omit_null)
 
     @model_validator(mode="after")
     def _required_stay(self) -> Self:
@@ -82,7 +84,7 @@ class RuleCreate(BaseModel):
     unit: Body = Field(description="制定单位", examples=["赤马港办事处"])
     title: Title = Field(description="制度名称", examples=["村级财务管理办法"])
     document_no: Reference | None = Field(default=None, description="文号")
-    issued_on: date | None = Field(default=None, description="印发日期（不晚于今天）")
+    issued_on: Day | None = Field(default=None, description="印发日期（不晚于今天）")
     finding_ids: Links = Field(default_factory=list)
     suggestion_ids: SuggestionLinks = Field(default_factory=list)
 
@@ -93,12 +95,12 @@ class RuleUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target_id: uuid.UUID | None = None
-    unit: Body | None = None
-    title: Title | None = None
+    unit: Body | None = Field(default=None, json_schema_extra=omit_null)
+    title: Title | None = Field(default=None, json_schema_extra=omit_null)
     document_no: Reference | None = None
-    issued_on: date | None = None
-    finding_ids: Links | None = None
-    suggestion_ids: SuggestionLinks | None = None
+    issued_on: Day | None = None
+    finding_ids: Links | None = Field(default=None, json_schema_extra=omit_null)
+    suggestion_ids: SuggestionLinks | None = Field(default=None, json_schema_extra=omit_null)
 
     @model_validator(mode="after")
     def _required_stay(self) -> Self:

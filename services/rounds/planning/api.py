@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -18,6 +17,7 @@ from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.concurrency import IfMatch, set_etag
 from services.common.db import DbSession
 from services.common.errors import Forbidden, PreconditionFailed, problem_responses
+from services.common.fields import Day, Instant
 from services.common.pagination import Page, Paging, encode_cursor, make_page
 from services.common.tombstones import deleted_since
 from services.rounds import access
@@ -86,7 +86,7 @@ Planner = Annotated[Principal, Depends(require_roles(*access.PLANNERS))]
 WRITE = (Forbidden,)
 RoundId = Annotated[uuid.UUID, Path(description="轮次 id")]
 UpdatedSince = Annotated[
-    datetime | None, Query(description="only what changed after this time (delta sync)")
+    Instant | None, Query(description="only what changed after this time (delta sync)")
 ]
 
 
@@ -162,7 +162,7 @@ async def list_terms(
     principal: CurrentPrincipal,
     paging: Paging,
     jurisdiction: Annotated[str | None, Query(max_length=100)] = None,
-    active_on: Annotated[date | None, Query(description="terms running on this day")] = None,
+    active_on: Annotated[Day | None, Query(description="terms running on this day")] = None,
     updated_since: UpdatedSince = None,
 ) -> Page[TermRead]:
     rows = await TermRepository(session).search(

@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from services.common.fields import Day
 from services.rounds.enums import CategoryKind, RoundKind, RoundState, TargetKind
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -32,8 +33,8 @@ class TermCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ShortName = Field(description="届次名称", examples=["中共赤壁市第八届委员会"])
-    starts_on: date = Field(description="开始日期")
-    ends_on: date = Field(description="结束日期（须晚于开始日期）")
+    starts_on: Day = Field(description="开始日期")
+    ends_on: Day = Field(description="结束日期（须晚于开始日期）")
     coverage_kinds: CoverageKinds = Field(
         description="全覆盖目标：本届内须各巡察一次的对象类别",
         examples=[["department_party_group", "township_committee", "village", "community"]],
@@ -55,8 +56,8 @@ class TermUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ShortName | None = None
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: Day | None = None
+    ends_on: Day | None = None
     coverage_kinds: CoverageKinds | None = None
     jurisdiction: ShortName | None = None
 
@@ -82,7 +83,9 @@ class RoundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     term_id: uuid.UUID = Field(description="所属届次")
-    number: int = Field(ge=1, le=1000, description="届内轮次序号（届内唯一）", examples=[2])
+    number: int = Field(
+        ge=1, le=1000, strict=True, description="届内轮次序号（届内唯一）", examples=[2]
+    )
     name: Name = Field(description="轮次名称", examples=["2018年第二轮 扶贫领域专项巡察"])
     kind: RoundKind
     theme: Note = Field(default="", description="巡察主题")
@@ -96,7 +99,7 @@ class RoundUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    number: int | None = Field(default=None, ge=1, le=1000)
+    number: int | None = Field(default=None, ge=1, le=1000, strict=True)
     name: Name | None = None
     kind: RoundKind | None = None
     theme: Note | None = None
@@ -109,10 +112,10 @@ class PhaseDates(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    planned_start: date | None = None
-    planned_end: date | None = None
-    actual_start: date | None = None
-    actual_end: date | None = None
+    planned_start: Day | None = None
+    planned_end: Day | None = None
+    actual_start: Day | None = None
+    actual_end: Day | None = None
 
 
 class PhaseRead(BaseModel):
@@ -206,7 +209,7 @@ class CategoryCreate(BaseModel):
     name: Name = Field(description="问题类别名称", examples=["扶贫领域形式主义官僚主义"])
     kind: CategoryKind
     parent_id: uuid.UUID | None = Field(default=None, description="上级类别（细化某一类问题）")
-    position: int = Field(default=0, ge=0, le=10_000, description="同级排序")
+    position: int = Field(default=0, ge=0, le=10_000, strict=True, description="同级排序")
 
 
 class CategoryRead(BaseModel):

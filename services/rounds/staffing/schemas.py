@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from services.common.fields import Day, omit_null
 from services.rounds.enums import (
     AssignmentMode,
     GroupKind,
@@ -51,7 +52,8 @@ def end_not_before(value: date | None, info: ValidationInfo, start_field: str) -
 
 
 def not_null(value: Any) -> Any:
-    """PATCH bodies may omit a required attribute but not set it to null."""
+    """PATCH bodies may omit a required attribute but not set it to null (and the field's
+    schema, by `omit_null`, does not offer null)."""
     if value is None:
         raise ValueError("cannot be null")
     return value
@@ -73,10 +75,12 @@ class PersonCreate(Strict):
 
 
 class PersonUpdate(Strict):
-    name: Name100 | None = None
-    unit: Name200 | None = None
-    position: Position | None = None
-    specialities: list[Speciality] | None = Field(default=None, max_length=len(Speciality))
+    name: Name100 | None = Field(default=None, json_schema_extra=omit_null)
+    unit: Name200 | None = Field(default=None, json_schema_extra=omit_null)
+    position: Position | None = Field(default=None, json_schema_extra=omit_null)
+    specialities: list[Speciality] | None = Field(
+        default=None, max_length=len(Speciality), json_schema_extra=omit_null
+    )
     user_id: uuid.UUID | None = None
 
     _required = field_validator("name", "unit", "position", "specialities")(not_null)
@@ -101,8 +105,8 @@ class PostingCreate(Strict):
 
     target_id: uuid.UUID = Field(description="任职单位（巡察对象）")
     position: Position = Field(default="", description="所任职务", examples=["副镇长"])
-    from_date: date | None = Field(default=None, description="任职起始日期")
-    to_date: date | None = Field(default=None, description="任职结束日期")
+    from_date: Day | None = Field(default=None, description="任职起始日期")
+    to_date: Day | None = Field(default=None, description="任职结束日期")
 
     @field_validator("to_date")
     @classmethod
@@ -157,16 +161,20 @@ class GroupCreate(Strict):
         description="联合巡察的上级巡察组（联合巡察组必填）",
         examples=["咸宁市委第二巡察组"],
     )
-    capacity: int = Field(default=8, ge=1, le=1000, description="本轮可承担的巡察对象数（规划用）")
+    capacity: int = Field(
+        default=8, ge=1, le=1000, strict=True, description="本轮可承担的巡察对象数（规划用）"
+    )
 
 
 class GroupUpdate(Strict):
-    kind: GroupKind | None = None
-    name: Name200 | None = None
-    owning_organisation: Name200 | None = None
+    kind: GroupKind | None = Field(default=None, json_schema_extra=omit_null)
+    name: Name200 | None = Field(default=None, json_schema_extra=omit_null)
+    owning_organisation: Name200 | None = Field(default=None, json_schema_extra=omit_null)
     lead_group_id: uuid.UUID | None = None
     higher_level_group: Name200 | None = None
-    capacity: int | None = Field(default=None, ge=1, le=1000)
+    capacity: int | None = Field(
+        default=None, ge=1, le=1000, strict=True, json_schema_extra=omit_null
+    )
 
     _required = field_validator("kind", "name", "owning_organisation", "capacity")(not_null)
 
@@ -193,10 +201,10 @@ class MemberCreate(Strict):
     seconded_from: Name200 | None = Field(
         default=None, description="抽调单位", examples=["赤壁市纪委监委"]
     )
-    starts_on: date | None = Field(
+    starts_on: Day | None = Field(
         default=None, description="进驻起始日期；缺省为本轮进驻阶段的计划起始日期"
     )
-    ends_on: date | None = Field(
+    ends_on: Day | None = Field(
         default=None, description="进驻结束日期；缺省为本轮进驻阶段的计划结束日期"
     )
     override_reason: OverrideReason | None = Field(default=None, description=OVERRIDE_DESCRIPTION)
@@ -273,10 +281,10 @@ class AssignmentFields(Strict):
     group_id: uuid.UUID = Field(description="巡察组（须属于该轮次）")
     target_id: uuid.UUID = Field(description="巡察对象")
     mode: AssignmentMode
-    stationing_start: date | None = Field(
+    stationing_start: Day | None = Field(
         default=None, description="进驻起始日期；缺省为本轮进驻阶段的计划起始日期"
     )
-    stationing_end: date | None = Field(
+    stationing_end: Day | None = Field(
         default=None, description="进驻结束日期；缺省为本轮进驻阶段的计划结束日期"
     )
 
@@ -298,9 +306,9 @@ class AssignmentBatchCreate(Strict):
 
 
 class AssignmentUpdate(Strict):
-    mode: AssignmentMode | None = None
-    stationing_start: date | None = None
-    stationing_end: date | None = None
+    mode: AssignmentMode | None = Field(default=None, json_schema_extra=omit_null)
+    stationing_start: Day | None = None
+    stationing_end: Day | None = None
 
     _required = field_validator("mode")(not_null)
 
