@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
@@ -19,11 +19,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.audit import api as audit_api
 from gateway.audit.middleware import AuditMiddleware
 from gateway.dashboard.api import install as install_dashboard
+from gateway.headers import SecurityHeadersMiddleware
 from gateway.hub import api as hub_api
 from gateway.hub import ingest as hub_ingest
 from gateway.hub.dispatcher import Dispatcher
 from gateway.identity.api import auth
-from gateway.identity.tokens import AccessTokens
+from gateway.identity.revocations import Revocations
+from gateway.identity.throttle import LoginThrottle
+from gateway.identity.tokens import AccessTokens, current_caller
 from gateway.integrations import api as integrations_api
 from gateway.keys import Signer, load_or_create
 from gateway.openapi import MergedOpenAPI
@@ -47,6 +50,7 @@ from services.common.observability import (
     register_pool_metrics,
     with_current_trace,
 )
+from services.common.policy import PolicyGuard, document_policy
 from services.common.requestid import RequestIdMiddleware
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -77,13 +81,23 @@ class GatewayApp:
         await self.api(scope, receive, send)
 
 
+async def caller_roles(request: Request) -> tuple[str, ...]:
+    """The roles of the access token's holder (401 without a valid one)."""
+    return (await current_caller(request)).roles
+
+
 def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     settings = settings or GatewaySettings()
     configure_logging("gateway")
     configure_tracing("gateway")
     signer = make_signer(settings)
     upstreams = Upstreams(settings)
-    access_tokens = AccessTokens(signer)
+    revocations = Revocations(
+        settings.database_url,
+        access_ttl_seconds=settings.access_token_ttl_seconds,
+        reload_seconds=settings.revocation_reload_seconds,
+    )
+    access_tokens = AccessTokens(signer, revocations)
     merged = MergedOpenAPI(upstreams, signer)
     heads = script_heads(MIGRATIONS)
     known = script_revisions(MIGRATIONS)
@@ -91,6 +105,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
+        await revocations.start()
         await upstreams.start()
         dispatcher = Dispatcher(app.state.db, settings, signer)
         hub: asyncio.Task[None] | None = None
@@ -105,6 +120,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
                     await hub
             await dispatcher.close()
             await upstreams.close()
+            await revocations.stop()
             await app.state.db.dispose()
 
     api = FastAPI(
@@ -120,10 +136,15 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # the policy table's function-level check, before any other dependency of a route
+        dependencies=[Depends(PolicyGuard("gateway", caller_roles))],
     )
     api.state.settings = settings
     api.state.signer = signer
     api.state.access_tokens = access_tokens
+    api.state.login_throttle = LoginThrottle(
+        settings.login_failures_per_address, settings.login_failure_window_seconds
+    )
     install_problem_handlers(api)
     api.include_router(auth)
     api.include_router(hub_ingest.router)
@@ -132,6 +153,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     install_dashboard(api, upstreams)  # dashboard, statistical table, exports, /results
     api.include_router(audit_api.router)
     document_problems(api)
+    document_policy(api, "gateway")
 
     @api.get("/.well-known/jwks.json", include_in_schema=False)
     async def jwks() -> dict[str, Any]:
@@ -157,9 +179,13 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
             if "x-enum-labels" in schema
         }
 
-    @api.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="巡察数据综合管理系统 API")
+    if settings.environment == "dev":  # an API explorer is for developers, not production
+
+        @api.get("/docs", include_in_schema=False)
+        async def docs() -> HTMLResponse:
+            return get_swagger_ui_html(
+                openapi_url="/openapi.json", title="巡察数据综合管理系统 API"
+            )
 
     @api.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -188,22 +214,26 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
             database = f"unavailable ({type(exc).__name__})"
         states = await asyncio.gather(*(service_ready(s) for s in SERVICES))
         services = dict(zip(SERVICES, states, strict=True))
+        # Before its first load of the revoked access tokens it refuses every one (503).
+        revoked = "ok" if revocations.loaded else "loading"
         # The gateway is ready when it can serve: a service that is down costs its own routes
         # (503 there), not the gateway's place behind the load balancer. The body tells all.
-        if database != "ok":
+        if database != "ok" or revoked != "ok":
             status, code = "unavailable", 503
         elif all(s == "ok" for s in states):
             status, code = "ok", 200
         else:
             status, code = "degraded", 200
         return JSONResponse(
-            {"status": status, "database": database, "services": services}, status_code=code
+            {"status": status, "database": database, "revocations": revoked, "services": services},
+            status_code=code,
         )
 
     proxy = Proxy(settings, signer, access_tokens, upstreams)
     register_pool_metrics("gateway", api)
-    app: ASGIApp = RequestIdMiddleware(
-        AuditMiddleware(GatewayApp(api, proxy), settings, access_tokens)
+    app: ASGIApp = SecurityHeadersMiddleware(
+        RequestIdMiddleware(AuditMiddleware(GatewayApp(api, proxy), settings, access_tokens)),
+        https=settings.public_url.startswith("https://"),
     )
     if not settings.observability:
         return app

@@ -8,18 +8,19 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from gateway.identity.enums import Role
-from gateway.identity.errors import UsernameTaken
+from gateway.identity.errors import UsernameTaken, UserNotFound, WeakPassword
 from gateway.identity.schemas import UserCreate
 from ops.bootstrap import ROOT
 from ops.demo import Loader
 from ops.pg import free_port
 from ops.stack import Database, Stack
-from ops.users import create_user, ensure_dev_admin
+from ops.users import change_user, create_user, ensure_dev_admin
 
 cli = typer.Typer(help="巡察数据综合管理系统 operator commands", no_args_is_help=True)
 console = Console()
@@ -156,6 +157,18 @@ def events_doc(
     typer.echo(f"wrote {out}")
 
 
+@cli.command("policy-doc")
+def policy_doc(
+    out: Path = typer.Option(ROOT / "docs" / "POLICY.md", help="where to write it"),
+) -> None:
+    """Write the access policy table (docs/POLICY.md) from the code."""
+    from services.common.policy import document
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(document(), encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
 @cli.command("create-user")
 def create_user_cmd(
     username: str,
@@ -177,6 +190,52 @@ def create_user_cmd(
         raise typer.Exit(1) from None
     finally:
         db.stop()
+
+
+def _change_user(username: str, **change: Any) -> None:
+    db = database()
+    try:
+        db.start()
+        asyncio.run(change_user(db.urls["gateway"], DATA_DIR, username, **change))
+    except (UserNotFound, WeakPassword) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        db.stop()
+
+
+@cli.command("disable-user")
+def disable_user_cmd(username: str) -> None:
+    """Disable an account: its logins end and its access tokens are refused at once."""
+    _change_user(username, active=False)
+    console.print(f"disabled {username}")
+
+
+@cli.command("enable-user")
+def enable_user_cmd(username: str) -> None:
+    """Enable a disabled account again (it logs in afresh)."""
+    _change_user(username, active=True)
+    console.print(f"enabled {username}")
+
+
+@cli.command("set-roles")
+def set_roles_cmd(
+    username: str,
+    role: list[Role] = typer.Option(..., "--role", help="repeat for several roles"),
+) -> None:
+    """Replace a user's roles: access tokens with the old ones are refused at once."""
+    _change_user(username, roles=role)
+    console.print(f"{username}: {', '.join(r.value for r in role)}")
+
+
+@cli.command("set-password")
+def set_password_cmd(
+    username: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Set a user's password: every login of the account ends."""
+    _change_user(username, password=password)
+    console.print(f"new password set for {username}")
 
 
 # ---- the audit trail (issue #9) -------------------------------------------------------------

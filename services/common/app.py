@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Table, text
 
-from services.common.auth import InternalAuthMiddleware, KeySet, TokenVerifier
+from services.common.auth import InternalAuthMiddleware, KeySet, TokenVerifier, get_principal
 from services.common.db import Database
 from services.common.errors import document_problems, install_problem_handlers
 from services.common.events.inbox import Handler, inbox_router
@@ -34,7 +34,9 @@ from services.common.observability import (
     configure_tracing,
     register_pool_metrics,
 )
+from services.common.policy import PolicyGuard, document_policy
 from services.common.requestid import RequestIdMiddleware
+from services.common.routing import LiteralPathsFirst
 from services.common.settings import AppSettings
 
 
@@ -90,11 +92,16 @@ def create_service_app(
             await app.state.gateway.close()
             await app.state.db.dispose()
 
+    async def roles_of(request: Request) -> tuple[str, ...]:
+        return (await get_principal(request)).roles
+
     app = FastAPI(
         title=title,
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        # the policy table's function-level check, before any other dependency of a route
+        dependencies=[Depends(PolicyGuard(settings.service_name, roles_of))],
         generate_unique_id_function=operation_id,
         docs_url=None,
         redoc_url=None,
@@ -106,6 +113,7 @@ def create_service_app(
     if inbox is not None:
         app.include_router(inbox_router(inbox, handlers or {}))
     document_problems(app)
+    document_policy(app, settings.service_name)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -139,7 +147,9 @@ def create_service_app(
         issuer=settings.token_issuer,
         audience=settings.service_name,
     )
-    # outermost last: request id, then the internal-token check, then idempotency
+    # outermost last: request id, then the internal-token check, then idempotency, then
+    # literal paths' 405s
+    app.add_middleware(LiteralPathsFirst, api=app)
     app.add_middleware(IdempotencyMiddleware, table=idempotency)
     app.add_middleware(InternalAuthMiddleware, verifier=verifier)
     app.add_middleware(RequestIdMiddleware)

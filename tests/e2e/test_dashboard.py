@@ -259,7 +259,7 @@ def test_who_may_read_the_figures(
     member = login(system, database, Role.group_member)
     denied = httpx.get(f"{system.gateway}/api/v1/dashboard", headers=member)
     assert denied.status_code == 403
-    assert denied.json()["type"] == "/problems/not-a-report-reader"
+    assert denied.json()["type"] == "/problems/forbidden-by-policy"
     assert httpx.get(f"{system.gateway}/api/v1/dashboard").status_code == 401
     unknown = str(uuid.uuid4())
     bad = office.get("/api/v1/dashboard/table", params={"term_id": unknown})

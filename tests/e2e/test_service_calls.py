@@ -83,7 +83,9 @@ def test_client_credentials_by_http_basic_and_no_refresh_token(
         f"{system.gateway}/api/v1/auth/me",
         headers={"Authorization": f"Bearer {resp.json()['access_token']}"},
     )
-    assert me.status_code == 401
+    # a machine client has no user profile: the policy table grants `service` no /auth/me
+    assert me.status_code == 403
+    assert me.json()["type"] == "/problems/forbidden-by-policy"
     wrong = httpx.post(
         f"{system.gateway}/api/v1/auth/token",
         data={"grant_type": "client_credentials", "client_id": "referrals", "client_secret": "x"},

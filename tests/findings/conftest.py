@@ -112,6 +112,15 @@ class FakeRounds:
         }
         return aid
 
+    def role_of(self, user: str) -> list[str]:
+        """The gateway role such a user has: leader, expert, member, or none (a stranger)."""
+        found = self.memberships.get(user, [])
+        if any(m["role"] in ("leader", "deputy_leader") for m in found):
+            return ["group_leader"]
+        if any(m["group_kind"] == "expert_guidance" for m in found):
+            return ["expert"]
+        return ["group_member"] if found else []
+
     def join(
         self, user: str, group_id: str, round_id: str, role: str, kind: str = "municipal"
     ) -> None:
@@ -150,8 +159,13 @@ class World:
     member_b: str = ""
 
     def as_(self, user: str | None = None, roles: list[str] | None = None) -> dict[str, str]:
+        """A token of `user`; unless `roles` are given, with the gateway role their memberships
+        make them (what each role may call at all is tests/e2e/test_policy.py; these tests are
+        about the records a membership reaches)."""
         sub = user or str(uuid.uuid4())
-        token = self.mint("findings", roles=roles if roles is not None else [], sub=sub)
+        if roles is None:
+            roles = self.rounds.role_of(sub)
+        token = self.mint("findings", roles=roles, sub=sub)
         return {"Authorization": f"Bearer {token}"}
 
     @property

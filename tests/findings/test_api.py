@@ -126,8 +126,19 @@ async def test_a_member_of_group_b_cannot_read_list_or_guess_group_a(world: Worl
     )
     assert consulted.status_code == 201, consulted.text
     b = world.as_(world.member_b)
+    # a role the policy table grants no finding route: refused before any record is looked up
     stranger = world.as_(roles=["receiver"])
-    for who in (b, stranger):
+    for path in (
+        url,
+        url + "/transitions",
+        url + "/evidence",
+        evidence_url,
+        url + "/consultations",
+    ):
+        refused = await world.http.get(path, headers=stranger)
+        assert refused.status_code == 403, path
+        assert refused.json()["type"] == "/problems/forbidden-by-policy"
+    for who in (b,):
         assert (await world.http.get(url, headers=who)).status_code == 404
         assert (await world.http.get(url + "/transitions", headers=who)).status_code == 404
         assert (await world.http.get(url + "/evidence", headers=who)).status_code == 404

@@ -106,7 +106,8 @@ async def test_who_sees_but_may_not_comment_gets_403(world: World) -> None:
     resp = await world.http.post(comments_url(finding), json={"body": "意见"}, headers=machine)
     assert resp.status_code == 403
     assert resp.headers["content-type"] == "application/problem+json"
-    assert resp.json()["type"] == "/problems/not-a-commenter"
+    # the policy table grants services reading, not commenting
+    assert resp.json()["type"] == "/problems/forbidden-by-policy"
 
 
 async def test_only_the_author_changes_and_only_author_or_office_delete(world: World) -> None:

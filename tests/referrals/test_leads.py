@@ -382,8 +382,10 @@ async def test_receivers_see_only_leads_transferred_to_their_body(
     assert lead["id"] in ids
     assert draft["id"] not in ids
     assert all(x["recipient"] == "discipline_commission" for x in listed)
-    # the organisation department's receiver, a receiver not on the list, anyone else: nothing
-    for headers in (theirs, auth("receiver"), auth("group_member"), auth("owner"), auth("service")):
+    # the organisation department's receiver, a receiver not on the list, a leader of no group
+    # (roles the table grants leads to, each in its scope): nothing, as if absent; a leader
+    # is not granted moving a lead at all (403 there)
+    for headers, moving in ((theirs, 404), (auth("receiver"), 404), (auth("group_leader"), 403)):
         assert (await client.get(f"/api/v1/leads/{lead['id']}", headers=headers)).status_code == 404
         others = await client.get("/api/v1/leads", headers=headers, params={"limit": 200})
         # the organisation department's receiver sees its own body's leads (other tests of the
@@ -391,7 +393,17 @@ async def test_receivers_see_only_leads_transferred_to_their_body(
         assert lead["id"] not in {x["id"] for x in others.json()["items"]}
         allowed = {"organisation_department"} if headers is theirs else set()
         assert {x["recipient"] for x in others.json()["items"]} <= allowed
-        assert (await move(client, lead["id"], "received", headers=headers)).status_code == 404
+        assert (await move(client, lead["id"], "received", headers=headers)).status_code == moving
+    # anyone else (roles the table does not grant leads to): refused before any record is read
+    for role in ("group_member", "owner", "service"):
+        headers = auth(role)
+        for resp in (
+            await client.get(f"/api/v1/leads/{lead['id']}", headers=headers),
+            await client.get("/api/v1/leads", headers=headers, params={"limit": 200}),
+            await move(client, lead["id"], "received", headers=headers),
+        ):
+            assert resp.status_code == 403, (role, resp.text)
+            assert resp.json()["type"] == "/problems/forbidden-by-policy"
     # the receiver takes the steps of the receiver, not of the office
     resp = await move(client, lead["id"], "received", headers=mine)
     assert resp.status_code == 201, resp.text

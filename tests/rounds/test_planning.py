@@ -671,7 +671,7 @@ async def test_round_categories_are_the_template_s_plus_its_own(client: httpx.As
 
 
 @pytest.mark.parametrize("role", ["group_member", "expert", "receiver"])
-async def test_other_roles_see_no_planning_and_cannot_write(
+async def test_other_roles_may_neither_read_nor_write_the_plan(
     client: httpx.AsyncClient, mint: MintToken, role: str
 ) -> None:
     round_ = await new_round(client)
@@ -687,11 +687,12 @@ async def test_other_roles_see_no_planning_and_cannot_write(
         f"/api/v1/rounds/{rid}/transitions",
     ):
         resp = await client.get(path, headers=them)
-        assert resp.status_code == 404, path
+        assert resp.status_code == 403, path
+        assert resp.json()["type"] == "/problems/forbidden-by-policy"
     for path in ("/api/v1/rounds", "/api/v1/terms", "/api/v1/checklists"):
         resp = await client.get(path, headers=them)
-        assert resp.status_code == 200
-        assert resp.json()["items"] == [], path
+        assert resp.status_code == 403, path
+        assert resp.json()["type"] == "/problems/forbidden-by-policy"
     writes = [
         client.post("/api/v1/terms", json={}, headers=them),
         client.post("/api/v1/rounds", json={}, headers=them),
@@ -703,7 +704,7 @@ async def test_other_roles_see_no_planning_and_cannot_write(
     for write in writes:
         resp = await write
         assert resp.status_code == 403
-        assert resp.json()["type"] == "/problems/forbidden"
+        assert resp.json()["type"] == "/problems/forbidden-by-policy"
     assert (await client.get(f"/api/v1/rounds/{rid}")).json()["state"] == "preparation"
 
 
@@ -725,17 +726,32 @@ async def test_a_group_leader_sees_only_their_rounds(
     assert other_term.status_code == 404
     categories = await client.get(f"/api/v1/rounds/{mine['id']}/categories", headers=leader)
     assert len(categories.json()["items"]) == 10
-    templates = (await client.get("/api/v1/checklists", headers=leader)).json()["items"]
-    assert [t["id"] for t in templates] == [mine["checklist_template_id"]]
     # reading is not planning
     moved = await client.post(
         f"/api/v1/rounds/{mine['id']}/transitions", json={"to": "mobilisation"}, headers=leader
     )
     assert moved.status_code == 403
 
-    # a plain member of the group does not read the round
-    assert (await client.get(f"/api/v1/rounds/{mine['id']}", headers=member)).status_code == 404
-    assert (await client.get("/api/v1/rounds", headers=member)).json()["items"] == []
+    # a plain member of the group does not read the round: the policy table refuses them
+    for path in (f"/api/v1/rounds/{mine['id']}", "/api/v1/rounds"):
+        refused = await client.get(path, headers=member)
+        assert refused.status_code == 403, path
+        assert refused.json()["type"] == "/problems/forbidden-by-policy"
+
+
+async def test_a_group_leader_reads_the_checklists_of_their_rounds(
+    client: httpx.AsyncClient, database: Database, mint: MintToken
+) -> None:
+    """Planning's docstring: a group leader sees the terms, work plans and checklists of their
+    rounds (ChecklistRepository.scoped). NB: the policy table grants the checklist reads to
+    READ only (admin, office, service), so this fails until it grants `group_leader: led`."""
+    mine = await new_round(client)
+    leader = bearer(mint, ["group_leader"], sub=await make_leader(database, mine["id"]))
+    listed = await client.get("/api/v1/checklists", headers=leader)
+    assert listed.status_code == 200, listed.text
+    assert [t["id"] for t in listed.json()["items"]] == [mine["checklist_template_id"]]
+    template = mine["checklist_template_id"]
+    assert (await client.get(f"/api/v1/checklists/{template}", headers=leader)).status_code == 200
 
 
 async def test_enum_labels_are_in_the_openapi(client: httpx.AsyncClient) -> None:

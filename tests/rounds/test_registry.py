@@ -232,5 +232,8 @@ async def test_group_leader_sees_only_assigned_targets_others_none(
     as_member = {
         "Authorization": f"Bearer {mint('rounds', roles=['group_member'], sub=str(member_user))}"
     }
-    assert (await client.get("/api/v1/targets", headers=as_member)).json()["items"] == []
-    assert (await client.get(f"/api/v1/targets/{mine['id']}", headers=as_member)).status_code == 404
+    # a plain member is not granted the registry at all: refused by the policy table
+    for path in ("/api/v1/targets", f"/api/v1/targets/{mine['id']}"):
+        refused = await client.get(path, headers=as_member)
+        assert refused.status_code == 403, path
+        assert refused.json()["type"] == "/problems/forbidden-by-policy"
