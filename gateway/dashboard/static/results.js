@@ -74,6 +74,8 @@
       headers: { ...ZH, Authorization: "Bearer " + sessionStorage.getItem(TOKEN), Accept: "application/json" },
     });
     if (resp.status === 401) { askLogin("登录已过期，请重新登录"); return null; }
+    // the policy table lets the office and the superior office read the figures, nobody else
+    if (resp.status === 403) { status("仅巡察办和上级巡察办可查看统计数据"); return null; }
     if (!resp.ok) {
       const problem = await resp.json().catch(() => ({}));
       status((problem.title || "无法读取统计数据") + (problem.detail ? "：" + problem.detail : ""));

@@ -234,8 +234,12 @@ class CrosscheckService:
         for n, choice in enumerate(body.rules):
             planned.append(await self._plan(n, choice.code, choice.params, choice.datasets,
                                             body.dataset_version_ids, versions))  # fmt: skip
-        job = await self.new_job(job_id, JobKind.run, body.round_id, {})
+        # the run's id goes into the job's payload from the start: a worker never sees a run job
+        # without it
+        run_id = uuid.uuid4()
+        job = await self.new_job(job_id, JobKind.run, body.round_id, {"run_id": str(run_id)})
         run = CrosscheckRun(
+            id=run_id,
             round_id=body.round_id,
             title=body.title,
             dataset_version_ids=[str(v) for v in body.dataset_version_ids],
@@ -243,7 +247,6 @@ class CrosscheckService:
             created_by=self.scope.subject,
         )
         await self.repo.add(run)
-        job.payload = {"run_id": str(run.id)}
         for ordinal, plan in enumerate(planned):
             self.session.add(CrosscheckRunRule(run_id=run.id, ordinal=ordinal, **plan))
         await self.session.flush()
