@@ -12,7 +12,15 @@ from fastapi import FastAPI
 from gateway.app import GatewayApp
 from gateway.app import create_app as create_gateway
 from gateway.identity.enums import Role
-from services.common.policy import POLICY, ROLES, Access, document, rules_of, served_routes
+from services.common.policy import (
+    POLICY,
+    ROLE_LABELS,
+    ROLES,
+    Access,
+    document,
+    rules_of,
+    served_routes,
+)
 from services.findings.app import create_app as create_findings
 from services.referrals.app import create_app as create_referrals
 from services.rounds.app import create_app as create_rounds
@@ -46,6 +54,8 @@ def test_the_table_names_exactly_the_routes_served(apps: dict[str, FastAPI], ser
 
 def test_roles_are_the_gateways_and_grants_are_sound() -> None:
     assert set(ROLES) == {r.value for r in Role}
+    # services.common may not import the gateway: the table's labels are a copy, kept equal here
+    assert dict(ROLE_LABELS) == Role.labels()
     for rule in POLICY:
         if rule.access is Access.token:
             assert rule.grants, f"{rule.method} {rule.path}: a protected route nobody may call"
