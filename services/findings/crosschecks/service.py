@@ -33,6 +33,7 @@ from typing import Any
 import anyio
 from openpyxl import Workbook  # at start-up: a first confirmation should not wait for it
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.findings.crosschecks.access import CrosscheckScope
@@ -373,8 +374,11 @@ class CrosscheckService:
         hit.reason = reason
         hit.decided_by = self.scope.subject
         hit.decided_at = func.now()
-        self.session.add(
-            CrosscheckDismissal(
+        # The same match may be open in two runs made before either was triaged: the first
+        # dismissal stays the register's record, the later hit keeps its own reason.
+        await self.session.execute(
+            pg_insert(CrosscheckDismissal)
+            .values(
                 rule_code=hit.rule_code,
                 match_key=hit.match_key,
                 content_hash=hit.content_hash,
@@ -382,6 +386,7 @@ class CrosscheckService:
                 reason=reason,
                 dismissed_by=self.scope.subject,
             )
+            .on_conflict_do_nothing()
         )
         await self.session.flush()
         await self.session.refresh(hit)

@@ -178,6 +178,30 @@ async def test_a_dismissed_match_does_not_come_back_unless_its_data_changed(worl
     assert len(fourth) == 1
 
 
+async def test_the_same_match_open_in_two_runs_can_be_dismissed_in_both(world: World) -> None:
+    """Two runs made before anyone triaged: each has the match open; dismissing the second is a
+    decision like the first (it was a 500, the dismissal register's key taken), and the match
+    stays dismissed in the next run."""
+    # a loan of its own: the world's database is shared with the other tests
+    roster, loans = await _roster_and_loans(world, [["张三", person_id(101), "61000", "2019-03-01"]])
+    runs = [
+        (await run(world, [roster, loans], [{"code": "recipient_in_roster"}]))["id"]
+        for _ in range(2)
+    ]
+    [first], [second] = [await hits(world, r) for r in runs]
+    assert first["match_key"] == second["match_key"] and first["id"] != second["id"]
+    for hit, reason in ((first, "借调人员，已核实"), (second, "同上，第二次比对")):
+        resp = await world.http.post(
+            f"/api/v1/crosschecks/hits/{hit['id']}/dismiss",
+            json={"reason": reason},
+            headers={**world.office, "If-Match": f'"v{hit["version"]}"'},
+        )
+        assert resp.status_code == 200, resp.text
+        assert (resp.json()["status"], resp.json()["reason"]) == ("dismissed", reason)
+    again = await run(world, [roster, loans], [{"code": "recipient_in_roster"}])
+    assert await hits(world, again["id"]) == []
+
+
 async def test_only_the_office_and_the_rounds_leaders_use_cross_checks(world: World) -> None:
     data = csv_bytes(ROSTER, [["张三", person_id(101), "赤壁市人社局"]])
     member = world.as_(world.member_a)
