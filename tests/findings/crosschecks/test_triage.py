@@ -183,13 +183,16 @@ async def test_the_same_match_open_in_two_runs_can_be_dismissed_in_both(world: W
     decision like the first (it was a 500, the dismissal register's key taken), and the match
     stays dismissed in the next run."""
     # a loan of its own: the world's database is shared with the other tests
-    roster, loans = await _roster_and_loans(world, [["张三", person_id(101), "61000", "2019-03-01"]])
+    roster, loans = await _roster_and_loans(
+        world, [["张三", person_id(101), "61000", "2019-03-01"]]
+    )
     runs = [
         (await run(world, [roster, loans], [{"code": "recipient_in_roster"}]))["id"]
         for _ in range(2)
     ]
     [first], [second] = [await hits(world, r) for r in runs]
-    assert first["match_key"] == second["match_key"] and first["id"] != second["id"]
+    assert first["match_key"] == second["match_key"]
+    assert first["id"] != second["id"]
     for hit, reason in ((first, "借调人员，已核实"), (second, "同上，第二次比对")):
         resp = await world.http.post(
             f"/api/v1/crosschecks/hits/{hit['id']}/dismiss",
