@@ -28,6 +28,7 @@ from services.findings.errors import (
     NotGroupLeader,
     NotOffice,
     ReferenceInvalid,
+    ReopeningNeedsReason,
     TransitionNotAllowed,
 )
 from services.findings.evidence.storage import Store
@@ -181,7 +182,12 @@ async def list_findings(
     "office; reopening needs a `reason`). Another move is 409 listing the allowed ones. "
     "`If-Match` is honoured when sent. Confirming flags a recurrence (屡查屡犯).",
     responses=problem_responses(
-        FindingNotFound, TransitionNotAllowed, NotGroupLeader, NotOffice, PreconditionFailed
+        FindingNotFound,
+        TransitionNotAllowed,
+        ReopeningNeedsReason,
+        NotGroupLeader,
+        NotOffice,
+        PreconditionFailed,
     ),
 )
 async def transition_finding(

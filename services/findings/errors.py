@@ -23,6 +23,13 @@ class TransitionNotAllowed(Conflict):
     title_zh = "问题当前状态不允许该流转"
 
 
+class ReopeningNeedsReason(Conflict):
+    """The same request moves a finding that is not closed; this one's state asks for more."""
+
+    title_en = "Reopening a closed finding needs a reason"
+    title_zh = "重新打开已办结的问题须说明理由"
+
+
 class FindingNotEditable(Conflict):
     title_en = "Only a draft finding can be changed or deleted"
     title_zh = "仅草稿状态的问题可以修改或删除"

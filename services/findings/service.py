@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.concurrency import check_if_match
-from services.common.errors import FieldError, Forbidden, ValidationFailed, field_errors
+from services.common.errors import FieldError, Forbidden, field_errors
 from services.findings import events
 from services.findings.access import Scope
 from services.findings.clients import AssignmentRef, CategoryRef, RoundsClient
@@ -27,6 +27,7 @@ from services.findings.errors import (
     NotGroupLeader,
     NotOffice,
     ReferenceInvalid,
+    ReopeningNeedsReason,
     TransitionNotAllowed,
 )
 from services.findings.evidence.repository import EvidenceRepository
@@ -348,8 +349,8 @@ class FindingService:
         elif not (self.scope.office or self.scope.principal.has_role("service")):
             raise NotOffice(f"only the office moves a finding to {to.value}")
         if reopening and not data.reason:
-            raise ValidationFailed(
-                "reopening needs a reason",
+            raise ReopeningNeedsReason(
+                f"a {current.value} finding reopens only with a reason",
                 errors=[_error("reason", "a reason is required to reopen", "missing")],
             )
         finding.status = to.value

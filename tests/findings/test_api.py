@@ -316,8 +316,9 @@ async def test_the_status_machine(world: World) -> None:
     assert (await move("handed_over", leader))[0] == 403
     assert (await move("handed_over", office))[0] == 200
     assert (await move("closed", office))[0] == 200
+    # the same body confirms a draft: a closed finding's state asks for a reason (409, naming it)
     code, body = await move("confirmed", office)
-    assert code == 422
+    assert (code, body["type"]) == (409, "/problems/reopening-needs-reason")
     assert body["errors"][0]["field"] == "reason"
     assert (await move("confirmed", office, "群众反映整改不到位"))[0] == 200
     history = (await world.http.get(url + "/transitions", headers=member)).json()
