@@ -23,6 +23,7 @@ from gateway.headers import SecurityHeadersMiddleware
 from gateway.hub import api as hub_api
 from gateway.hub import ingest as hub_ingest
 from gateway.hub.dispatcher import Dispatcher
+from gateway.identity import clients_api, users_api
 from gateway.identity.api import auth
 from gateway.identity.revocations import Revocations
 from gateway.identity.throttle import LoginThrottle
@@ -81,11 +82,6 @@ class GatewayApp:
         await self.api(scope, receive, send)
 
 
-async def caller_roles(request: Request) -> tuple[str, ...]:
-    """The roles of the access token's holder (401 without a valid one)."""
-    return (await current_caller(request)).roles
-
-
 def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     settings = settings or GatewaySettings()
     configure_logging("gateway")
@@ -137,7 +133,7 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
         redoc_url=None,
         openapi_url=None,
         # the policy table's function-level check, before any other dependency of a route
-        dependencies=[Depends(PolicyGuard("gateway", caller_roles))],
+        dependencies=[Depends(PolicyGuard("gateway", current_caller))],
     )
     api.state.settings = settings
     api.state.signer = signer
@@ -147,6 +143,8 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     )
     install_problem_handlers(api)
     api.include_router(auth)
+    api.include_router(clients_api.router)
+    api.include_router(users_api.router)
     api.include_router(hub_ingest.router)
     api.include_router(hub_api.router)
     api.include_router(integrations_api.router)

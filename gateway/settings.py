@@ -43,6 +43,12 @@ class GatewaySettings(AppSettings):
         "/64) within the window, after which its grants are answered 429 (per gateway process)",
     )
     login_failure_window_seconds: float = Field(default=600, gt=0)
+    api_key_max_days: int = Field(
+        default=397,
+        ge=1,
+        le=3660,
+        description="the longest an API key may be issued or extended for (its `expires_at`)",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="largest request body forwarded (JSON, forms)"
     )

@@ -39,7 +39,7 @@ from gateway.hub.urls import UnsafeURL, check_url
 from gateway.identity.tokens import Caller
 from services.common.concurrency import check_if_match
 from services.common.enums import LabeledEnum
-from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from services.common.events.catalogue import CATALOGUE, redact
 from services.common.pagination import PageParams, keyset
 
@@ -106,9 +106,7 @@ class SubscriptionInactive(Conflict):
 
 def refuse(field: str, message: str, code: str) -> SubscriptionInvalid:
     """A 422 naming the field, as the request validation does."""
-    return SubscriptionInvalid(
-        f"{field}: {message}", errors=[{"field": field, "message": message, "code": code}]
-    )
+    return field_error(SubscriptionInvalid, field, message, code)
 
 
 # ---- schemas ----

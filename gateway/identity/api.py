@@ -50,6 +50,15 @@ async def issue_token(
     refresh_token: Annotated[str | None, Form(max_length=256)] = None,
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    scope: Annotated[
+        str | None,
+        Form(
+            max_length=4000,
+            description="client credentials: the scopes wanted, space-separated (default: all "
+            "of the key's); more than the key holds, or malformed, is `invalid_scope`. Ignored "
+            "for people, whose tokens carry their roles only",
+        ),
+    ] = None,
 ) -> TokenResponse | Response:
     settings: GatewaySettings = request.app.state.settings
     identity = IdentityService(session, request.app.state.signer, settings)
@@ -72,7 +81,7 @@ async def issue_token(
         if not cid or not secret:
             raise InvalidGrant("client_id and client_secret are required", error="invalid_client")
         try:
-            return await identity.client_login(cid, secret)
+            return await identity.client_login(cid, secret, scope)
         except InvalidGrant:
             throttle.failed(address)
             raise

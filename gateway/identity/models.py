@@ -42,6 +42,8 @@ class User(Base):
     # password or its roles change (see AccessRevocation).
     token_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # the ETag of the administrator's API: every change made there or by ops sets it
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class RefreshToken(Base):
@@ -65,8 +67,11 @@ class RefreshToken(Base):
 
 
 class ApiClient(Base):
-    """A machine client (one of our services, the discipline platform): OAuth2 client
-    credentials, the secret stored as an argon2 hash."""
+    """A machine client, an API key (one of our services, the discipline platform, the
+    higher-level office's system): OAuth2 client credentials, the secret stored as an argon2
+    hash. Its tokens carry its roles and its scopes (`<resource>:read|write` of the policy
+    table, services/common/policy.py) and expire no later than the key (`expires_at`; only our
+    own services' keys, rotated by `ops`, have none)."""
 
     __tablename__ = "api_clients"
 
@@ -80,7 +85,13 @@ class ApiClient(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # as User.token_version: raised when the client is disabled, its secret or roles change
     token_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # the ETag: every change sets it (the last use does not)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class AccessRevocation(Base):

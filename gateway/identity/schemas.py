@@ -45,6 +45,10 @@ class TokenResponse(BaseModel):
         default=None,
         description="single use; each refresh returns a new one (none for client credentials)",
     )
+    scope: str | None = Field(
+        default=None,
+        description="client credentials: the scopes the token carries, space-separated",
+    )
 
 
 class Me(BaseModel):

@@ -33,6 +33,7 @@ from gateway.identity.tokens import ACCESS_AUDIENCE
 from gateway.keys import Signer
 from gateway.settings import GatewaySettings
 from services.common.errors import Problem
+from services.common.policy import scopes_for
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -98,6 +99,7 @@ class IdentityService:
         return user
 
     async def _changed(self, user: User) -> User:
+        user.updated_at = datetime.now(UTC)
         await self.users.session.flush()
         await self.users.session.refresh(user)  # the version the trigger raised
         return user
@@ -161,36 +163,66 @@ class IdentityService:
         await self.tokens.revoke_family(row.family_id, row.user_id, datetime.now(UTC), "logout")
         return row
 
-    async def client_login(self, client_id: str, secret: str) -> TokenResponse:
-        """OAuth2 client credentials (RFC 6749 §4.4): an access token, no refresh token."""
+    async def client_login(
+        self, client_id: str, secret: str, scope: str | None = None
+    ) -> TokenResponse:
+        """OAuth2 client credentials (RFC 6749 §4.4): an access token, no refresh token. It
+        carries the key's scopes, or those asked for (`scope`, space-separated, a subset of the
+        key's: else `invalid_scope`), and expires no later than the key."""
         client = await ApiClientRepository(self.users.session).by_client_id(client_id)
         hash_ = client.secret_hash if client is not None else _DUMMY_HASH
         ok = await anyio.to_thread.run_sync(_verify, hash_, secret)
         if client is None or not ok or not client.is_active:
             raise InvalidGrant("invalid client credentials", error="invalid_client")
+        now = datetime.now(UTC)
+        if client.expires_at is not None and client.expires_at <= now:
+            raise InvalidGrant(
+                f"the API key expired at {client.expires_at.isoformat()}", error="invalid_client"
+            )
+        scopes = list(client.scopes)
+        if scope is not None:
+            asked = scope.split(" ")
+            beyond = [s for s in asked if s not in scopes]
+            if beyond or not asked:
+                raise InvalidGrant(
+                    f"scope beyond the key's: {' '.join(beyond) or '(none asked)'}",
+                    error="invalid_scope",
+                )
+            scopes = sorted(set(asked))
         ttl = self.settings.access_token_ttl_seconds
+        if client.expires_at is not None:
+            ttl = max(1, min(ttl, int((client.expires_at - now).total_seconds())))
+        client.last_used_at = now
+        granted = " ".join(scopes)
         access = self.signer.sign(
             {"sub": f"client:{client.client_id}", "name": client.client_id,
-             "roles": list(client.roles), "ver": client.token_version},
+             "roles": list(client.roles), "ver": client.token_version, "scope": granted},
             audience=ACCESS_AUDIENCE,
             ttl=ttl,
         )  # fmt: skip
-        return TokenResponse(access_token=access, expires_in=ttl)
+        return TokenResponse(access_token=access, expires_in=ttl, scope=granted)
 
     async def ensure_client(
         self, client_id: str, secret: str, roles: list[str], about: str
     ) -> None:
-        """Creates the client or resets its secret and roles (operator tooling)."""
+        """Creates one of our services' keys or resets its secret, roles and scopes (operator
+        tooling): every scope its roles have, no expiry (ops rotates it)."""
         repo = ApiClientRepository(self.users.session)
         secret_hash = await anyio.to_thread.run_sync(hash_password, secret)
+        scopes = list(scopes_for(roles))
         client = await repo.by_client_id(client_id)
         if client is None:
             await repo.add(
                 ApiClient(client_id=client_id, secret_hash=secret_hash, roles=roles,
-                          description=about)
+                          scopes=scopes, description=about, created_by="ops")
             )  # fmt: skip
-        elif not _verify(client.secret_hash, secret) or list(client.roles) != roles:
-            client.secret_hash, client.roles, client.description = secret_hash, roles, about
+            return
+        if not _verify(client.secret_hash, secret):
+            client.secret_hash = secret_hash
+        if list(client.roles) != roles or list(client.scopes) != scopes:
+            client.roles, client.scopes, client.description = roles, scopes, about
+        if self.users.session.is_modified(client):
+            client.updated_at = datetime.now(UTC)
             await self.users.session.flush()
 
     async def refresh(self, refresh_token: str) -> TokenResponse | RefreshReused:

@@ -28,6 +28,7 @@ class Caller:
     expires_at: int
     session: str | None = None  # `sid`: the login (refresh-token family) of a person's token
     version: int = 0  # `ver`: the subject's token version when the token was issued
+    scopes: tuple[str, ...] | None = None  # an API key's `scope` claim; None for people
 
 
 class AccessTokens:
@@ -75,8 +76,13 @@ class AccessTokens:
             raise InvalidAccessToken("token carries no roles")
         session = claims.get("sid")
         version = claims.get("ver", 0)
-        if not (session is None or isinstance(session, str)) or type(version) is not int:
-            raise InvalidAccessToken("malformed sid or ver claim")
+        scope = claims.get("scope")
+        if (
+            not (session is None or isinstance(session, str))
+            or type(version) is not int
+            or not (scope is None or isinstance(scope, str))
+        ):
+            raise InvalidAccessToken("malformed sid, ver or scope claim")
         caller = Caller(
             subject=str(claims["sub"]),
             username=str(claims.get("name", "")),
@@ -84,6 +90,7 @@ class AccessTokens:
             expires_at=int(claims["exp"]),
             session=session,
             version=version,
+            scopes=None if scope is None else tuple(scope.split()),
         )
         self._cache[token] = caller
         if len(self._cache) > self.cache_size:

@@ -67,6 +67,8 @@ class InternalTokens:
             "exp": now + self._ttl,
             "jti": os.urandom(16).hex(),
         }
+        if caller.scopes is not None:  # an API key's: the service checks them too
+            claims["scope"] = " ".join(caller.scopes)
         signing_input = self._prefix + _b64url(orjson.dumps(claims))
         return signing_input + b"." + _b64url(self._key.sign(signing_input))
 

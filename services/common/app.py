@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Table, text
@@ -92,16 +92,13 @@ def create_service_app(
             await app.state.gateway.close()
             await app.state.db.dispose()
 
-    async def roles_of(request: Request) -> tuple[str, ...]:
-        return (await get_principal(request)).roles
-
     app = FastAPI(
         title=title,
         description=description,
         version="1.0.0",
         lifespan=lifespan,
         # the policy table's function-level check, before any other dependency of a route
-        dependencies=[Depends(PolicyGuard(settings.service_name, roles_of))],
+        dependencies=[Depends(PolicyGuard(settings.service_name, get_principal))],
         generate_unique_id_function=operation_id,
         docs_url=None,
         redoc_url=None,

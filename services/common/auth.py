@@ -36,6 +36,8 @@ class Principal:
     request_id: str
     username: str | None = None
     groups: tuple[str, ...] = field(default_factory=tuple)
+    # an API key's scopes (`scope` claim, space-separated), None for people: see policy.py
+    scopes: tuple[str, ...] | None = None
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
@@ -133,12 +135,16 @@ class TokenVerifier:
         groups = claims.get("groups", [])
         if not isinstance(roles, list) or not isinstance(groups, list):
             raise InvalidToken("roles and groups must be lists")
+        scope = claims.get("scope")
+        if not (scope is None or isinstance(scope, str)):
+            raise InvalidToken("scope must be a string")
         return Principal(
             subject=str(claims["sub"]),
             roles=tuple(str(r) for r in roles),
             request_id=str(claims["rid"]),
             username=claims.get("name"),
             groups=tuple(str(g) for g in groups),
+            scopes=None if scope is None else tuple(scope.split()),
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
@@ -226,6 +226,14 @@ def problem_response(
     return Response(
         orjson.dumps(body), status_code=cls.status, media_type=PROBLEM_JSON, headers=headers
     )
+
+
+P = TypeVar("P", bound=Problem)
+
+
+def field_error(cls: type[P], field: str, message: str, code: str) -> P:
+    """A problem naming the offending field, as the request validation does."""
+    return cls(f"{field}: {message}", errors=[{"field": field, "message": message, "code": code}])
 
 
 def field_errors(raw: Sequence[Any]) -> list[dict[str, str]]:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, Field, WithJsonSchema
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
@@ -69,3 +69,11 @@ def omit_null(schema: dict[str, Any]) -> None:
         schema.update(kept[0])
     else:
         schema["anyOf"] = kept
+
+
+def refuse_nulls(model: BaseModel, fields: tuple[str, ...]) -> None:
+    """In a PATCH model's `model_validator(mode="after")`: these may be left out, but not set
+    to null (and their schemas, by `omit_null`, do not offer null)."""
+    nulls = [f for f in fields if f in model.model_fields_set and getattr(model, f) is None]
+    if nulls:
+        raise ValueError(f"{', '.join(nulls)} cannot be null")

@@ -106,7 +106,8 @@ class Rule:
 
 
 A = Scope.all
-OFFICE = {"admin": A, "office": A}
+ADMIN = {"admin": A}
+OFFICE = {**ADMIN, "office": A}
 READ = {**OFFICE, "service": A}  # the office, and the services checking references
 FIELD = {"group_leader": Scope.groups, "group_member": Scope.groups, "township_group": Scope.groups}
 FIGURES = dict.fromkeys(FIELD, Scope.figures)
@@ -149,6 +150,24 @@ POLICY: tuple[Rule, ...] = (
         ("POST", f"{V}/auth/token", "log in", {}, Access.public),
         ("POST", f"{V}/auth/logout", "log out", {}, Access.public),
         ("GET", f"{V}/auth/me", "read", PEOPLE),
+    ),
+    *_rules(
+        "gateway",
+        "api_key",
+        ("POST", f"{V}/admin/api-clients", "issue", ADMIN),
+        ("GET", f"{V}/admin/api-clients", "list", ADMIN),
+        ("GET", f"{V}/admin/api-clients/{{client_id}}", "read", ADMIN),
+        ("PATCH", f"{V}/admin/api-clients/{{client_id}}", "update", ADMIN),
+        ("POST", f"{V}/admin/api-clients/{{client_id}}/rotate-secret", "rotate secret", ADMIN),
+    ),
+    *_rules(
+        "gateway",
+        "account",
+        ("POST", f"{V}/admin/users", "create", ADMIN),
+        ("GET", f"{V}/admin/users", "list", ADMIN),
+        ("GET", f"{V}/admin/users/{{user_id}}", "read", ADMIN),
+        ("PATCH", f"{V}/admin/users/{{user_id}}", "update", ADMIN),
+        ("POST", f"{V}/admin/users/{{user_id}}/password", "reset password", ADMIN),
     ),
     *_rules(
         "gateway",
@@ -424,6 +443,28 @@ assert len(_BY_KEY) == len(POLICY), "a route is in the policy table twice"
 assert all(role in ROLES for r in POLICY for role in r.grants), "an unknown role is granted"
 
 
+def scope_name(rule: Rule) -> str:
+    """The OAuth2 scope an API key needs for the rule's route: `<resource>:read` for reads,
+    `<resource>:write` for anything else. A key holds the scopes it was issued with; its token
+    reaches a route only if the route's rule grants one of the key's roles *and* the key holds
+    the route's scope."""
+    return f"{rule.resource}:{'read' if rule.method in ('GET', 'HEAD') else 'write'}"
+
+
+def scopes_for(roles: Iterable[str]) -> tuple[str, ...]:
+    """Every scope meaningful to a key with these roles: a route the roles are granted needs it."""
+    held = set(roles)
+    return tuple(
+        sorted(
+            {
+                scope_name(r)
+                for r in POLICY
+                if r.access is Access.token and not held.isdisjoint(r.grants)
+            }
+        )
+    )
+
+
 def rules_of(service: str) -> list[Rule]:
     return [r for r in POLICY if r.service == service]
 
@@ -468,12 +509,14 @@ class ForbiddenByPolicy(Forbidden):
 
 class PolicyGuard:
     """The function-level check, a dependency of every route of an app: the route's rule must
-    grant one of the caller's roles. `roles_of(request)` gives the caller's roles (raising 401
-    when there is no valid caller); public and signed routes are not checked here."""
+    grant one of the caller's roles, and a caller limited to scopes (an API key's token) must
+    hold the route's scope (`scope_name`). `caller_of(request)` gives the caller, anything with
+    `roles` and `scopes` (None: not limited), raising 401 when there is no valid caller; public
+    and signed routes are not checked here."""
 
-    def __init__(self, service: str, roles_of: Any) -> None:
+    def __init__(self, service: str, caller_of: Any) -> None:
         self.service = service
-        self.roles_of = roles_of
+        self.caller_of = caller_of
 
     async def __call__(self, request: Request) -> None:
         route = request.scope.get("route")
@@ -485,12 +528,19 @@ class PolicyGuard:
             raise ForbiddenByPolicy(f"{request.method} {path} is not in the policy table")
         if rule.access is not Access.token:
             return
-        roles = await self.roles_of(request)
+        caller = await self.caller_of(request)
+        roles: tuple[str, ...] = caller.roles
         scope = rule.scope_of(roles)
         if scope is None:
             raise ForbiddenByPolicy(
                 f"{rule.resource}: {rule.action} is not granted to the roles "
                 f"{', '.join(roles) or '(none)'}"
+            )
+        held: tuple[str, ...] | None = caller.scopes
+        if held is not None and scope_name(rule) not in held:
+            raise ForbiddenByPolicy(
+                f"{rule.resource}: {rule.action} needs the scope {scope_name(rule)}, "
+                "which this API key does not hold"
             )
         request.state.policy_scope = scope
 
@@ -557,6 +607,11 @@ def document() -> str:
         "| scope | meaning |",
         "|---|---|",
         *(f"| `{s.value}` | {SCOPE_LABELS[s]} |" for s in Scope),
+        "",
+        "An API key (a machine client's OAuth2 client credentials) is issued with scopes as",
+        "well as roles: its token reaches a route only if a role of the key is granted there",
+        "*and* the key holds the route's scope, `<resource>:read` for GET and",
+        "`<resource>:write` for any other method (the `resource` column).",
         "",
         "Routes marked *public* need no token (logging in and out, the enum labels, the event",
         "catalogue); *signed* routes are authenticated by the discipline platform's signature",

@@ -85,6 +85,21 @@ def system(database: Db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             assert "Traceback" not in text, f"{log.name} logged an unhandled error:\n{text[-3000:]}"
 
 
+def fresh_login(system: System, database: Db, *roles: Role, prefix: str = "user") -> str:
+    """A fresh person with `roles`, logged in: their access token (the session's may be near
+    its expiry, and a test that changes an account must not change another test's)."""
+    name = f"{prefix}-{'-'.join(r.value for r in roles)}-{uuid.uuid4().hex[:6]}"
+    user = UserCreate(username=name, display_name=name, password=PASSWORD, roles=list(roles))
+    asyncio.run(create_user(database.urls["gateway"], database.data_dir, user))
+    resp = httpx.post(
+        f"{system.gateway}/api/v1/auth/token",
+        data={"grant_type": "password", "username": name, "password": PASSWORD},
+    )
+    assert resp.status_code == 200, resp.text
+    token: str = resp.json()["access_token"]
+    return token
+
+
 def eventually(check: Callable[[], T], *, timeout: float = 15.0, every: float = 0.1) -> T:
     """`check()`'s value once it stops raising AssertionError (events take a moment to travel
     outbox → hub → consumer); its last AssertionError after `timeout` seconds."""

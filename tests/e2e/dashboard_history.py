@@ -31,7 +31,7 @@ from gateway.identity.enums import Role
 from gateway.identity.schemas import UserCreate
 from ops.stack import Database
 from ops.users import create_user
-from tests.e2e.conftest import PASSWORD, System, eventually
+from tests.e2e.conftest import PASSWORD, System, eventually, fresh_login
 
 
 def ok(resp: httpx.Response, status: int = 201) -> Any:
@@ -270,17 +270,7 @@ def build(gw: httpx.Client, database: Database) -> History:
 
 def login(system: System, database: Database, role: Role) -> dict[str, str]:
     """A fresh user with `role`: its Authorization header."""
-    name = f"{role.value}-{uuid.uuid4().hex[:8]}"
-    user = UserCreate(username=name, display_name=name, password=PASSWORD, roles=[role])
-    asyncio.run(create_user(database.urls["gateway"], database.data_dir, user))
-    token = ok(
-        httpx.post(
-            f"{system.gateway}/api/v1/auth/token",
-            data={"grant_type": "password", "username": name, "password": PASSWORD},
-        ),
-        200,
-    )["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {fresh_login(system, database, role)}"}
 
 
 def user(database: Database, role: Role) -> tuple[str, str]:

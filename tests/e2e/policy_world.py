@@ -382,6 +382,7 @@ def build_world(system: System, database: Database) -> World:
         params, listed = build_family(office, name, users, scoped=scoped)
         params["subscription_id"] = sub["id"]
         params["user_id"] = users["receiver"].id
+        params["client_id"] = "rounds"  # a service's API key
         world.families[name] = params
         world.listed[name] = listed
 

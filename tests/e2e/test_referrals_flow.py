@@ -7,7 +7,6 @@ leader follows the leads without a name; a group member may not read leads at al
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,10 +16,8 @@ import httpx
 import pytest
 
 from gateway.identity.enums import Role
-from gateway.identity.schemas import UserCreate
 from ops.stack import Database
-from ops.users import create_user
-from tests.e2e.conftest import PASSWORD, System, eventually, place_a_finding
+from tests.e2e.conftest import System, eventually, fresh_login, place_a_finding
 
 pytestmark = pytest.mark.e2e
 
@@ -32,17 +29,7 @@ def ok(resp: httpx.Response, status: int = 201) -> dict:  # type: ignore[type-ar
 
 def login(system: System, database: Database, role: Role) -> tuple[str, dict[str, str]]:
     """A fresh user with `role`: its id and its Authorization header."""
-    name = f"{role.value}-{uuid.uuid4().hex[:8]}"
-    user = UserCreate(username=name, display_name=name, password=PASSWORD, roles=[role])
-    asyncio.run(create_user(database.urls["gateway"], database.data_dir, user))
-    token = ok(
-        httpx.post(
-            f"{system.gateway}/api/v1/auth/token",
-            data={"grant_type": "password", "username": name, "password": PASSWORD},
-        ),
-        200,
-    )["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {fresh_login(system, database, role)}"}
     me = ok(httpx.get(f"{system.gateway}/api/v1/auth/me", headers=headers), 200)
     return str(me["id"]), headers
 

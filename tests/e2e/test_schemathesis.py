@@ -17,7 +17,6 @@ against today), and the few rules checked during validation that a schema cannot
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
@@ -31,10 +30,8 @@ import httpx
 import pytest
 
 from gateway.identity.enums import Role
-from gateway.identity.schemas import UserCreate
 from ops.stack import Database
-from ops.users import create_user
-from tests.e2e.conftest import PASSWORD, System, eventually, place_a_finding
+from tests.e2e.conftest import System, eventually, fresh_login, place_a_finding
 
 # a run takes minutes, not the suite's default 3 (see RUN_TIMEOUT)
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
@@ -71,17 +68,7 @@ VALIDATION_FAILED = "/problems/validation-failed"
 
 
 def login(system: System, database: Database, role: Role) -> str:
-    """A fresh user with `role` and a fresh access token (the session's may be near expiry)."""
-    name = f"st-{role.value}-{uuid.uuid4().hex[:6]}"
-    user = UserCreate(username=name, display_name=name, password=PASSWORD, roles=[role])
-    asyncio.run(create_user(database.urls["gateway"], database.data_dir, user))
-    resp = httpx.post(
-        f"{system.gateway}/api/v1/auth/token",
-        data={"grant_type": "password", "username": name, "password": PASSWORD},
-    )
-    assert resp.status_code == 200, resp.text
-    token: str = resp.json()["access_token"]
-    return token
+    return fresh_login(system, database, role, prefix="st")
 
 
 def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:

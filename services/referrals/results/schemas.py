@@ -8,7 +8,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.common.fields import Day, omit_null
+from services.common.fields import Day, omit_null, refuse_nulls
 from services.referrals.enums import Adoption
 from services.referrals.schemas import Body, FindingSummary, Note, Reference, Text, Title
 
@@ -20,14 +20,6 @@ SuggestionLinks = Annotated[
     list[uuid.UUID],
     Field(max_length=100, description="依据的意见建议（本服务的意见建议编号），须属于同一轮次"),
 ]
-
-
-def _not_null(model: BaseModel, fields: tuple[str, ...]) -> None:
-    """A PATCH may leave these out, but not set them to null (and their schemas, by
-    `omit_null`, do not offer null)."""
-    nulls = [f for f in fields if f in model.model_fields_set and getattr(model, f) is None]
-    if nulls:
-        raise ValueError(f"{', '.join(nulls)} cannot be null")
 
 
 class SuggestionCreate(BaseModel):
@@ -56,7 +48,7 @@ class SuggestionUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _required_stay(self) -> Self:
-        _not_null(self, ("finding_ids", "addressed_to", "content", "adoption", "adoption_note"))
+        refuse_nulls(self, ("finding_ids", "addressed_to", "content", "adoption", "adoption_note"))
         return self
 
 
@@ -104,7 +96,7 @@ class RuleUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _required_stay(self) -> Self:
-        _not_null(self, ("unit", "title", "finding_ids", "suggestion_ids"))
+        refuse_nulls(self, ("unit", "title", "finding_ids", "suggestion_ids"))
         return self
 
 
