@@ -1,4 +1,11 @@
-from services.common.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from services.common.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+)
 
 
 class InvalidGrant(BadRequest):
@@ -33,7 +40,9 @@ class UserNotFound(NotFound):
     title_zh = "用户不存在"
 
 
-class WeakPassword(BadRequest):
+class WeakPassword(ValidationFailed):
+    """422 naming `password`: what the password policy asks beyond the schema's length."""
+
     title_en = "The password does not meet the password policy"
     title_zh = "密码不符合密码策略"
 

@@ -32,7 +32,7 @@ from gateway.identity.schemas import TokenResponse, UserCreate, password_problem
 from gateway.identity.tokens import ACCESS_AUDIENCE
 from gateway.keys import Signer
 from gateway.settings import GatewaySettings
-from services.common.errors import Problem
+from services.common.errors import Problem, field_error
 from services.common.policy import scopes_for
 
 MAX_FAILED_LOGINS = 5
@@ -124,7 +124,7 @@ class IdentityService:
             else "12 to 256 characters"
         )
         if problem:
-            raise WeakPassword(f"password: {problem}")
+            raise field_error(WeakPassword, "password", problem, "weak_password")
         user.password_hash = await anyio.to_thread.run_sync(hash_password, password)
         user.failed_logins = 0
         user.locked_until = None

@@ -48,7 +48,7 @@ def _read(user: User, response: Response) -> UserRead:
     summary="新建账号 Create a person's account",
     description="The password policy holds (12+ characters mixing three kinds, or 16+; not "
     "common, not the username). The role `service` is refused: it is our services' keys'.",
-    responses=problem_responses(Forbidden, UserInvalid, UsernameTaken),
+    responses=problem_responses(Forbidden, UserInvalid, WeakPassword, UsernameTaken),
 )
 async def create_user(body: UserCreate, admin: Admin, response: Response) -> UserRead:
     user = await admin.create(body)
