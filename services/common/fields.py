@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
@@ -29,6 +30,17 @@ Instant = Annotated[datetime, BeforeValidator(_iso_text)]
 
 AwareInstant = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 """A point in time in a request that must carry its offset."""
+
+UpdatedSince = Annotated[
+    AwareInstant | None,
+    Query(
+        description="only what changed at or after this instant, with its offset (delta sync: "
+        "pass the previous page's `sync_from`; a record changed exactly then may come back "
+        "twice; lists that keep removals name them in `deleted`)"
+    ),
+]
+"""The delta-sync filter of the lists. A time without an offset is refused: in which zone it
+was meant (the phone's, Asia/Shanghai, UTC) is a guess that loses or repeats records."""
 
 
 YUAN_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"

@@ -15,7 +15,7 @@ from services.common.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from services.common.fields import Instant
+from services.common.fields import UpdatedSince
 from services.common.gateway_client import Gateway
 from services.common.pagination import Paging, encode_cursor, sync_watermark
 from services.findings.access import CurrentScope
@@ -145,7 +145,7 @@ async def list_findings(
     category_id: uuid.UUID | None = None,
     status: FindingStatus | None = None,
     severity: Severity | None = None,
-    updated_since: Instant | None = None,
+    updated_since: UpdatedSince = None,
 ) -> FindingPage:
     repo = FindingRepository(session)
     mark = await sync_watermark(session) if paging.cursor is None else None

@@ -420,8 +420,12 @@ async def test_member_removal_honours_if_match_and_leaves_a_tombstone(
     assert read.headers["etag"] == '"v1"'
     problem(await api.client.delete(url, headers={"If-Match": '"v0"'}), 412, "precondition-failed")
     assert (await api.client.delete(url, headers={"If-Match": '"v1"'})).status_code == 204
-    delta = await api.client.get(
+    naive = await api.client.get(
         f"/api/v1/groups/{group_id}/members", params={"updated_since": "2000-01-01T00:00:00"}
+    )  # in which zone? refused, naming the parameter
+    assert problem(naive, 422, "validation-failed")["errors"][0]["field"] == "query.updated_since"
+    delta = await api.client.get(
+        f"/api/v1/groups/{group_id}/members", params={"updated_since": "2000-01-01T00:00:00+08:00"}
     )
     assert delta.json()["items"] == []
     assert member["id"] in delta.json()["deleted"]

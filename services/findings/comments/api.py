@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from services.common.concurrency import IfMatch, set_etag
 from services.common.errors import PreconditionFailed, PreconditionRequired, problem_responses
-from services.common.fields import Instant
+from services.common.fields import UpdatedSince
 from services.common.pagination import Paging
 from services.findings.api import Service
 from services.findings.comments.errors import CommentNotFound, NotACommenter, NotCommentAuthor
@@ -71,7 +71,7 @@ async def list_comments(
     finding_id: uuid.UUID,
     service: Comments,
     paging: Paging,
-    updated_since: Instant | None = None,
+    updated_since: UpdatedSince = None,
 ) -> CommentPage:
     return await service.page(finding_id, paging, updated_since)
 

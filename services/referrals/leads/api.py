@@ -17,7 +17,7 @@ from services.common.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from services.common.fields import Instant
+from services.common.fields import UpdatedSince
 from services.common.gateway_client import Gateway
 from services.common.pagination import Page, Paging, encode_cursor, make_page
 from services.common.tombstones import deleted_since
@@ -58,13 +58,6 @@ def _office_caller(principal: Office) -> Caller:
 
 OfficeCaller = Annotated[Caller, Depends(_office_caller)]
 LeadId = Annotated[uuid.UUID, Path(description="线索 id")]
-UpdatedSince = Annotated[
-    Instant | None,
-    Query(
-        description="only what changed at or after this time (delta sync; a record changed "
-        "exactly then may come back twice)"
-    ),
-]
 
 
 async def _one(service: LeadService, lead: Lead, caller: Caller, response: Response) -> LeadRead:

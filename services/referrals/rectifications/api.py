@@ -17,7 +17,7 @@ from services.common.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from services.common.fields import Instant
+from services.common.fields import UpdatedSince
 from services.common.gateway_client import Gateway
 from services.common.pagination import Page, PageParams, Paging, encode_cursor, make_page
 from services.referrals import access
@@ -50,13 +50,6 @@ from services.referrals.settings import Settings
 Office = Annotated[Principal, Depends(require_roles(*access.OFFICE))]
 Escalator = Annotated[Principal, Depends(require_roles(*access.OFFICE, "service"))]
 ItemId = Annotated[uuid.UUID, Path(description="整改事项 id")]
-UpdatedSince = Annotated[
-    Instant | None,
-    Query(
-        description="only what changed at or after this time (delta sync; a record changed "
-        "exactly then may come back twice)"
-    ),
-]
 
 items = APIRouter(prefix="/api/v1/rectifications", tags=["rectifications"])
 

@@ -17,7 +17,7 @@ from services.common.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from services.common.fields import Instant
+from services.common.fields import UpdatedSince
 from services.common.gateway_client import Gateway
 from services.common.pagination import Page, Paging, encode_cursor
 from services.common.tombstones import deleted_since
@@ -46,13 +46,6 @@ Office = Annotated[Principal, Depends(require_roles(*access.OFFICE))]
 Reader = Annotated[Principal, Depends(require_roles(*access.RESULT_READERS))]
 SuggestionId = Annotated[uuid.UUID, Path(description="意见建议 id")]
 RuleId = Annotated[uuid.UUID, Path(description="制度建设记录 id")]
-UpdatedSince = Annotated[
-    Instant | None,
-    Query(
-        description="only what changed at or after this time (delta sync; a record changed "
-        "exactly then may come back twice); `deleted` lists removals"
-    ),
-]
 RoundFilter = Annotated[uuid.UUID | None, Query(description="巡察轮次")]
 TargetFilter = Annotated[uuid.UUID | None, Query(description="巡察对象")]
 FindingFilter = Annotated[uuid.UUID | None, Query(description="来源问题")]

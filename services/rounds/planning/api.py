@@ -17,7 +17,7 @@ from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.concurrency import IfMatch, set_etag
 from services.common.db import DbSession
 from services.common.errors import Forbidden, PreconditionFailed, problem_responses
-from services.common.fields import Day, Instant
+from services.common.fields import Day, UpdatedSince
 from services.common.pagination import Page, Paging, encode_cursor, make_page
 from services.common.tombstones import deleted_since
 from services.rounds import access
@@ -85,9 +85,6 @@ from services.rounds.planning.service import (
 Planner = Annotated[Principal, Depends(require_roles(*access.PLANNERS))]
 WRITE = (Forbidden,)
 RoundId = Annotated[uuid.UUID, Path(description="轮次 id")]
-UpdatedSince = Annotated[
-    Instant | None, Query(description="only what changed after this time (delta sync)")
-]
 
 
 def _term(term: object, response: Response) -> TermRead:

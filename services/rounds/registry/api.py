@@ -11,7 +11,7 @@ from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.concurrency import IfMatch, set_etag
 from services.common.db import DbSession
 from services.common.errors import PreconditionFailed, problem_responses
-from services.common.fields import Instant
+from services.common.fields import UpdatedSince
 from services.common.pagination import Page, Paging, make_page
 from services.common.tombstones import deleted_since
 from services.rounds.enums import RiskClass, TargetKind
@@ -128,7 +128,7 @@ async def list_targets(
     ] = None,
     risk_class: RiskClass | None = None,
     q: Annotated[str | None, Query(max_length=100, description="name contains")] = None,
-    updated_since: Instant | None = None,
+    updated_since: UpdatedSince = None,
 ) -> Page[TargetRead]:
     rows = await TargetRepository(session).search(
         paging,

@@ -12,7 +12,7 @@ from services.common.auth import CurrentPrincipal, Principal, require_roles
 from services.common.concurrency import IfMatch, set_etag
 from services.common.db import DbSession
 from services.common.errors import Forbidden, PreconditionFailed, problem_responses
-from services.common.fields import Instant
+from services.common.fields import UpdatedSince
 from services.common.pagination import Page, Paging, make_page
 from services.rounds import access
 from services.rounds.access import PLANNERS
@@ -88,13 +88,6 @@ from services.rounds.staffing.service import (
 )
 
 Planner = Annotated[Principal, Depends(require_roles(*PLANNERS))]
-UpdatedSince = Annotated[
-    Instant | None,
-    Query(
-        description="只返回此时刻之后有变动的记录（增量同步），并在 `deleted` 中列出其后删除的 id；"
-        "不带时区时按北京时间（Asia/Shanghai）理解"
-    ),
-]
 
 
 WRITE = (Forbidden,)
