@@ -70,8 +70,10 @@ class SubjectOutcome(BaseModel):
     organisational_handling: OrganisationalHandlingCode | None = Field(
         default=None, description="组织处理"
     )
-    judicial_transfer: bool = Field(default=False, description="移送司法机关")
-    not_substantiated: bool = Field(default=False, description="问题不属实（查否），单独使用")
+    judicial_transfer: bool = Field(default=False, strict=True, description="移送司法机关")
+    not_substantiated: bool = Field(
+        default=False, strict=True, description="问题不属实（查否），单独使用"
+    )
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] = ""
 
 

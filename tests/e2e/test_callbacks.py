@@ -181,6 +181,11 @@ def test_signed_reports_take_a_lead_to_its_conclusion_as_the_platform(system: Sy
     assert office.state(lead["id"]) == before
 
     chen, zhou = (s["id"] for s in now["subjects"])
+    # a flag is true or false, not 1 (422 naming it; nothing changes)
+    loose = {"outcomes": [{"subject_id": chen, "judicial_transfer": 1}]}
+    refused = problem(platform.report(lead["id"], "outcomes", loose), 422, "validation-failed")
+    assert refused["errors"][0]["field"] == "outcomes.0.judicial_transfer"
+    assert office.state(lead["id"]) == before
     outcomes = {
         "money_recovered": "32000.00",
         "outcomes": [
