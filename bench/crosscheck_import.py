@@ -14,8 +14,9 @@ alternating:
             PostgreSQL alone does with the bytes, nothing checked or normalised;
   import    the import job itself (`services.findings.crosschecks.importer.run_import`), as the
             findings service runs it: every row checked (ID check digit, dates, amounts) and
-            normalised, COPY into `dataset_rows` (its block range index maintained), the
-            dataset version recorded, ANALYZE; all in one transaction.
+            normalised, COPY into a new table for the version, its block range index built,
+            the table attached as the version's partition of `dataset_rows`, ANALYZE, the
+            dataset version recorded; all in one transaction.
 
 Each measurement runs in a fresh child process, so its peak resident memory (ru_maxrss) is its
 own; the import is also run on a file a tenth of the size: memory that does not grow with the
@@ -211,7 +212,12 @@ async def truncate(url: str) -> None:
 
     conn = await asyncpg.connect(quiet_url(url))
     try:
-        await conn.execute("TRUNCATE findings.dataset_rows")
+        partitions = await conn.fetch(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'findings.dataset_rows'::regclass"
+        )
+        for p in partitions:  # a version's rows, as deleting the version does
+            await conn.execute(f"DROP TABLE findings.{p['relname']}")
         for table in ("crosscheck_hits", "crosscheck_run_rules", "crosscheck_runs",
                       "dataset_versions", "crosscheck_jobs"):  # fmt: skip
             await conn.execute(f"DELETE FROM findings.{table}")  # noqa: S608 - our names

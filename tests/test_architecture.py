@@ -59,7 +59,7 @@ async def test_migrations_match_the_models(
                 ctx = MigrationContext.configure(
                     sync_conn,
                     opts={"compare_type": True, "include_schemas": True,
-                          "include_name": only_schema(app)},
+                          "include_name": only_schema(app, metadata.info.get("data_tables"))},
                 )  # fmt: skip
                 return compare_metadata(ctx, metadata)
 

@@ -4,6 +4,7 @@ and migrations run over the async driver as the app's own role."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,13 +53,23 @@ def schema_state(current: set[str], heads: set[str], known: set[str]) -> str:
     return "behind"
 
 
-def only_schema(schema: str) -> Callable[[str | None, str, Any], bool]:
-    """Autogenerate filter: this app's schema, without Alembic's own version table."""
+def only_schema(
+    schema: str, data_tables: str | None = None
+) -> Callable[[str | None, str, Any], bool]:
+    """Autogenerate filter: this app's schema, without Alembic's own version table, nor the
+    tables the app makes at run time to hold data (`data_tables`, a regular expression of their
+    names, kept by the app's metadata as `info["data_tables"]`: findings' partitions of
+    `dataset_rows`, one a dataset version), which no migration makes or drops."""
+    made_at_run_time = re.compile(data_tables) if data_tables else None
 
     def include(name: str | None, kind: str, _parent: Any) -> bool:
         if kind == "schema":
             return name == schema
-        return not (kind == "table" and name == "alembic_version")
+        if kind != "table" or name is None:
+            return True
+        if made_at_run_time is not None and made_at_run_time.fullmatch(name):
+            return False
+        return name != "alembic_version"
 
     return include
 
@@ -79,7 +90,7 @@ def run_env(metadata: MetaData) -> None:
             target_metadata=metadata,
             version_table_schema=schema,
             include_schemas=True,
-            include_name=only_schema(schema),
+            include_name=only_schema(schema, metadata.info.get("data_tables")),
             compare_type=True,
         )
         with context.begin_transaction():

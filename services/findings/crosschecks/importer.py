@@ -1,17 +1,24 @@
-"""Loading a dataset file: every row checked and normalised in Python, loaded with COPY.
+"""Loading a dataset file: every row checked and normalised, loaded with COPY into a table of
+the version's own that becomes its partition of `dataset_rows` (see `load`).
 
-The file (already on disk, see `upload`) is read in blocks of a few MiB in a worker thread;
-each block becomes a block of COPY text-format lines for `dataset_rows`, which the event loop
-streams to PostgreSQL while the thread prepares the next one: Python checks on one core while
-PostgreSQL stores on the other, and memory holds two blocks whatever the file's size.
+The file (already on disk, see `upload`) is read in blocks of a few MiB in a thread of its own,
+a few blocks ahead; each block becomes a block of COPY text-format lines, which the event loop
+streams to PostgreSQL while the thread prepares the next ones: the checks run on one core while
+PostgreSQL stores on the other, and memory holds a few blocks whatever the file's size.
 
-A line is split on the delimiter with byte operations; a line holding a quote character is
-parsed by the csv module (a quoted cell may hold the delimiter or span lines). The cells then
-go through `values` (ID check digits, dates, amounts, accounts, lengths), each with a fast path
-for the common shape. Row numbers are those a spreadsheet shows (the header is row 1; a record
-whose quoted cell spans lines is one row). Line ends are LF or CRLF, mixed or not: a CRLF is
-read as LF, between records and inside quoted cells alike; a carriage return alone inside
-quotes is kept, outside quotes it makes its row bad (it is not a line end of this file).
+A block is read column by column first (`Columns`: pyarrow's CSV reader and compute kernels,
+in C): ID check digits, amounts, dates, accounts, lengths and name keys
+for the shapes nearly every file holds, the same values the row-by-row checks give; a row with
+a cell in another shape, or a bad one, goes to those checks (`Converter.convert`), which say
+what is wrong with it. A block that is not one record a line, or holds what COPY would need
+escaped, is read row by row whole: a line is split on the delimiter with byte operations; a
+line holding a quote character is parsed by the csv module (a quoted cell may hold the
+delimiter or span lines). The cells then go through `values` (ID check digits, dates, amounts,
+accounts, lengths), each with a fast path for the common shape. Row numbers are those a
+spreadsheet shows (the header is row 1; a record whose quoted cell spans lines is one row).
+Line ends are LF or CRLF, mixed or not: a CRLF is read as LF, between records and inside quoted
+cells alike; a carriage return alone inside quotes is kept, outside quotes it makes its row bad
+(it is not a line end of this file).
 
 All or nothing by default: after the first bad row nothing more is sent, every row is still
 checked (the report counts them all and lists the first 1,000), and the transaction is rolled
@@ -20,19 +27,27 @@ back: nothing is stored. With `partial` the good rows are kept and the bad ones 
 
 from __future__ import annotations
 
+import calendar
 import codecs
 import csv
+import functools
 import os
+import queue
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
 import anyio
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,14 +58,21 @@ from services.findings.crosschecks.enums import DatasetKind, Field
 from services.findings.crosschecks.errors import ColumnsMissing, ImportRejected
 from services.findings.crosschecks.jobs import JobContext
 from services.findings.crosschecks.kinds import ALIASES, KINDS, match_columns
-from services.findings.crosschecks.models import DatasetVersion
-from services.findings.crosschecks.names import name_key
+from services.findings.crosschecks.models import DatasetVersion, partition_of
+from services.findings.crosschecks.names import TRADITIONAL, name_key
 
 MAX_LISTED_ERRORS = 1000
+Chunk = bytes | memoryview  # COPY text, a block's worth
 BLOCK_BYTES = 4 * 1024 * 1024
 NULL = b"\\N"
+# the columns rules join, group and filter on (a name as its key): those with statistics
+STATISTICS = [
+    "version_id", "id_number", "name_key", "related_id", "org", "account", "amount", "date1",
+    "date2", "programme", "relation",
+]  # fmt: skip
+# (the version id is the column's default in the version's own table: not in each line)
 COPY_COLUMNS = [
-    "version_id", "line", "id_number", "name", "name_key", "related_id", "org", "account",
+    "line", "id_number", "name", "name_key", "related_id", "org", "account",
     "amount", "date1", "date2", "programme", "relation", "extra",
 ]  # fmt: skip
 F = Field
@@ -204,7 +226,6 @@ class Converter:
 
     def __init__(self, layout: Layout, kind: DatasetKind, version_id: uuid.UUID) -> None:
         self.layout = layout
-        self.vid = str(version_id).encode()
         required = set(KINDS[kind].required)
         self.plan = [
             (f, layout.columns.get(f, -1), CHECKS[f], f in required,
@@ -252,7 +273,7 @@ class Converter:
         parsed (quoted cells), free of anything COPY would need escaped."""
         body: list[str] = []
         args: list[str] = ["number"]
-        fmt = [self.vid.replace(b"%", b"%%"), b"%d"]
+        fmt = [b"%d"]
         skip = "defer((number, c, True)); continue"
         for n, (fld, col, _check, required, _column) in enumerate(self.plan):
             v = f"v{n}"
@@ -367,7 +388,7 @@ def fast_cells(records):
                 report.error(number, "", "", f"列数({len(cells)})多于表头({self.width}) more "
                              "cells than the header has columns")  # fmt: skip
                 return None
-        out = [self.vid, b"%d" % number]
+        out = [b"%d" % number]
         bad = False
         for fld, col, check, required, column in self.plan:
             cell = cells[col].strip() if col >= 0 else b""
@@ -430,29 +451,33 @@ class CsvRows:
         # tab-separated file)
         others = rb"\x00-\x08\x0b-\x1f" if self.delimiter == b"\t" else rb"\x00-\x09\x0b-\x1f"
         self.special = re.compile(rb'["\\' + others + rb"]")
+        self.columns: Columns | None = None
         # what a parsed record's cells may hold that COPY (or the JSON of the unmapped cells)
         # would need escaped: a quote ("" in the line), a line feed inside a quoted cell ...
         self.escapes = re.compile(rb'""|[\\' + others + rb"\n]")
         self.bad_lines: list[tuple[int, str]] = []
         self.pending: list[bytes] = []  # a quoted record's first lines, from the last block
 
-    def blocks(self, converter: Converter) -> Iterator[list[bytes]]:
-        """Per block, its rows as COPY lines (the bad ones reported to `converter`)."""
+    def blocks(self, converter: Converter) -> Iterator[Chunk]:
+        """Per block, its rows as COPY text (the bad ones reported to `converter`)."""
+        self.columns = Columns(converter, self.layout.delimiter)
         while not self.eof:
             yield self._block(converter)
 
-    def _block(self, converter: Converter) -> list[bytes]:
+    def _block(self, converter: Converter) -> Chunk:
         chunk = self.f.read(self.block_bytes)
         self.read += len(chunk)
-        data = self.carry + chunk
         if chunk:
-            cut = data.rfind(b"\n") + 1
-            data, self.carry = data[:cut], data[cut:]
+            cut = chunk.rfind(b"\n") + 1  # (the carry holds no line feed)
+            data = b"".join((self.carry, memoryview(chunk)[:cut])) if cut else b""
+            self.carry = chunk[cut:] if cut else self.carry + chunk
         else:
             self.eof = True
-            self.carry = b""
+            data, self.carry = self.carry, b""
             if data and not data.endswith(b"\n"):
                 data += b"\n"
+        if not self.pending and (copied := self._columnar(data)) is not None:
+            return copied
         text = self._utf8(data)
         if text is None:  # some line is not text in the file's encoding: line by line
             lines: list[bytes | None] = [*self.pending, *self._utf8_lines(data)]
@@ -493,12 +518,41 @@ class CsvRows:
             good, slow = converter.fast_records(records)
             out += good
             rows += slow
+        rows.sort(key=lambda row: row[0])  # bad rows reported in row order
         out += [
             line
             for number, cells, plain in rows
             if (line := converter.convert(number, cells, plain))
         ]
-        return out
+        return b"\n".join(out) + b"\n" if out else b""
+
+    def _columnar(self, data: bytes) -> Chunk | None:
+        """The block through `Columns`, if it is one record a line with nothing for COPY to
+        escape (a backslash, a tab inside a cell, a carriage return but in CRLF, a NUL)."""
+        if self.columns is None:
+            return None
+        if self.decoder is None:
+            text = data  # UTF-8: pyarrow checks it as it reads
+        else:
+            try:  # a block ends at a line end: the decoder is left with nothing pending
+                text = self.decoder.decode(data).encode("utf-8")
+            except UnicodeDecodeError:
+                self.decoder.reset()
+                return None
+        if b"\r" in text:
+            text = text.replace(b"\r\n", b"\n")
+        if (
+            b"\r" in text
+            or b"\\" in text
+            or b"\x00" in text
+            or (self.delimiter != b"\t" and b"\t" in text)
+        ):
+            return None
+        rows = text.count(b"\n")
+        copied = self.columns.block(text, self.number + 1, rows)
+        if copied is not None:
+            self.number += rows
+        return copied
 
     def _special_lines(self, text: bytes) -> list[int]:
         """The indexes of the lines holding a special character: one search a line, on from
@@ -562,7 +616,10 @@ class CsvRows:
             return end
         if any(c.strip() for c in cells):
             encoded = [c.encode("utf-8") for c in cells]
-            if self.escapes.search(line) is None:
+            # (in a tab-separated file the line is full of tabs: a cell's own is seen in it)
+            if self.escapes.search(line) is None and not (
+                self.delimiter == b"\t" and any(b"\t" in c for c in encoded)
+            ):
                 records.append((number, encoded))
             else:
                 rows.append((number, encoded, False))
@@ -599,17 +656,17 @@ class XlsxRows:
         self.done = 0
         self.bad_lines: list[tuple[int, str]] = []
 
-    def blocks(self, converter: Converter) -> Iterator[list[bytes]]:
+    def blocks(self, converter: Converter) -> Iterator[bytes]:
         block: list[bytes] = []
         for number, row in self.rows:
             cells = [row.get(h, "").encode("utf-8") for h in self.header]
             if line := converter.convert(number, cells, False):
-                block.append(line)
+                block.append(line + b"\n")
             self.done += 1
             if self.done % self.block_rows == 0:
-                yield block
+                yield b"".join(block)
                 block = []
-        yield block
+        yield b"".join(block)
 
 
 class ImportWork:
@@ -633,10 +690,10 @@ class ImportWork:
     def report(self) -> Report:
         return self.converter.report
 
-    def next_chunk(self) -> bytes | None:
+    def next_chunk(self) -> Chunk | None:
         """The next block of COPY lines (possibly empty); None at the end of the file."""
-        lines = next(self.blocks, None)
-        if lines is None:
+        copied = next(self.blocks, None)
+        if copied is None:
             return None
         report = self.report
         for number, message in self.source.bad_lines:
@@ -646,7 +703,7 @@ class ImportWork:
         self.source.bad_lines.clear()
         if report.bad and not self.partial:
             return b""  # nothing of this file will be kept: stop sending, keep checking
-        return b"\n".join(lines) + b"\n" if lines else b""
+        return copied
 
     def progress(self) -> tuple[int, int | None, float]:
         if isinstance(self.source, XlsxRows):
@@ -678,33 +735,104 @@ def new_version_id() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-async def load(ctx: JobContext, work: ImportWork, raw: Any) -> None:
-    """COPY the converted blocks into `dataset_rows` on the asyncpg connection `raw` (in the
-    caller's transaction), the next block prepared in a thread while the previous one is sent;
-    then the new rows' block ranges summarised for the index, and the statistics refreshed
-    for the rules' plans."""
+class Ahead:
+    """`produce()` called over and over in a thread of its own, up to `depth` results ahead of
+    `get` (until it returns None): the next blocks are converted while PostgreSQL stores the
+    previous ones, whatever the wait for the socket, and memory holds `depth` + 2 blocks."""
 
-    async def source() -> AsyncIterator[bytes]:
+    def __init__(self, produce: Callable[[], Chunk | None], depth: int = 2) -> None:
+        self.produce = produce
+        self.results: queue.Queue[tuple[Chunk | None, BaseException | None]] = queue.Queue(depth)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="dataset-import", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                result: tuple[Chunk | None, BaseException | None] = (self.produce(), None)
+            except BaseException as exc:  # handed to `get`, raised there
+                result = (None, exc)
+            while not self.stopping.is_set():
+                try:
+                    self.results.put(result, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if result[0] is None:
+                return
+
+    def get(self) -> Chunk | None:
+        chunk, error = self.results.get()
+        if error is not None:
+            raise error
+        return chunk
+
+    def stop(self) -> None:
+        """Stops producing (after the block in hand) and waits for the thread."""
+        self.stopping.set()
+        self.thread.join()
+
+
+async def load(ctx: JobContext, work: ImportWork, raw: Any) -> None:
+    """The version's rows into a table of its own on the asyncpg connection `raw` (in the
+    caller's transaction): created with the version id as the column's default, COPY of the
+    converted blocks (the next ones prepared in a thread while the previous one is sent), then
+    its block range index built and the table attached to `dataset_rows` as the version's
+    partition, and its statistics made for the rules' plans. Until it is attached no other
+    transaction sees the table; if the import fails it goes with the rollback."""
+    table = partition_of(work.version_id)
+    vid = str(work.version_id)  # a UUID's text: nothing to quote
+    # the check is the partition's constraint: ATTACH then need not read the rows to prove it
+    await raw.execute(
+        f"CREATE TABLE findings.{table} (LIKE findings.dataset_rows INCLUDING DEFAULTS, "
+        f"CONSTRAINT {table}_version CHECK (version_id = '{vid}')); "
+        f"ALTER TABLE findings.{table} ALTER COLUMN version_id SET DEFAULT '{vid}'"
+    )
+
+    ahead = Ahead(work.next_chunk)
+
+    async def source() -> AsyncIterator[Chunk]:
         while True:
-            chunk = await anyio.to_thread.run_sync(work.next_chunk)
+            chunk = await anyio.to_thread.run_sync(ahead.get)
             ctx.progress(*work.progress())
             if chunk is None:
                 return
             if chunk:
                 yield chunk
 
-    await raw.copy_to_table(
-        "dataset_rows",
-        schema_name="findings",
-        columns=COPY_COLUMNS,
-        source=source(),
-        format="text",
-    )
+    try:
+        await raw.copy_to_table(
+            table,
+            schema_name="findings",
+            columns=COPY_COLUMNS,
+            source=source(),
+            format="text",
+        )
+    finally:
+        await anyio.to_thread.run_sync(ahead.stop)
     if work.report.good and (work.partial or not work.report.bad):
         await raw.execute(
-            "SELECT brin_summarize_new_values('findings.ix_dataset_rows_version_id_line'); "
-            "ANALYZE findings.dataset_rows"
+            f"CREATE INDEX ix_{table} ON findings.{table} USING brin (version_id, line) "
+            "WITH (autosummarize = on); "
+            f"ALTER TABLE findings.dataset_rows ATTACH PARTITION findings.{table} "
+            f"FOR VALUES IN ('{vid}'); "
+            f"ALTER TABLE findings.{table} DROP CONSTRAINT {table}_version"
         )
+        # statistics for what rules join and filter on (a name as its key, `name_key`): the raw
+        # name, the line number and the unmapped columns are only ever read back, and their
+        # statistics would be half of ANALYZE's work, on the import's critical path
+        await raw.execute(
+            "".join(
+                f"ALTER TABLE findings.{table} ALTER COLUMN {c} SET STATISTICS 0; "
+                for c in ("line", "name", "extra")
+            )
+            + f"ANALYZE findings.{table}"
+        )
+        # and the statistics of the whole table (all versions), without reading every
+        # partition again: the planner estimates joins and groups over `dataset_rows` with
+        # these, not with a partition's
+        await raw.execute(f"ANALYZE ONLY findings.dataset_rows ({', '.join(STATISTICS)})")
 
 
 async def run_import(ctx: JobContext) -> None:
@@ -787,3 +915,259 @@ async def run_import(ctx: JobContext) -> None:
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+# -- the columnar fast path ---------------------------------------------------------------------
+
+_SPACES = " \t\n\r\x0b\x0c"  # what bytes.strip() strips
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = pa.array([ord(c) for c in "10X98765432"], pa.uint16())
+_NOT_DIGITS = 2000  # above any weighted sum of 17 digits
+_ID_FILLER = pa.scalar("1" * 18)  # any 18 bytes: keeps every cell of the matrix 18 long
+_PLAIN_AMOUNT = r"^[0-9]{1,12}(\.[0-9]{0,2})?$"
+_AMOUNT_NOISE = "[,¥￥元]"  # what `values.amount` drops from ¥12,345.00 and 12345元
+_TEXT_LIMITS = {F.person_name: 100, F.org: 200, F.programme: 200, F.relation: 50}
+_NULL = pa.scalar("\\N")
+_NULL_LINE = pa.scalar("\\N\n")
+
+
+def _own_key_pattern() -> str:
+    """Names made only of simplified CJK ideographs (U+4E00-U+9FFF, which NFKC leaves alone),
+    digits and lower-case letters: `name_key` gives them back unchanged."""
+    ranges, start = [], 0x4E00
+    for c in sorted({ord(c) for c in TRADITIONAL if 0x4E00 <= ord(c) <= 0x9FFF}):
+        if c > start:
+            ranges.append(f"\\x{{{start:04x}}}-\\x{{{c - 1:04x}}}")
+        start = c + 1
+    ranges.append(f"\\x{{{start:04x}}}-\\x{{9fff}}")
+    return "^[0-9a-z" + "".join(ranges) + "]*$"
+
+
+_OWN_KEY = _own_key_pattern()
+
+
+class Columns:
+    """A block of CSV text checked and normalised column by column (pyarrow, in C): the same
+    values the row-by-row path stores, for the shapes that make up nearly every file.
+
+    A cell in another shape (or a bad one) sends its row to `Converter.convert`, which says
+    what is wrong with it, in row order; a block this would not read as the csv module does
+    (a record over several lines, a blank line, a row of another width: anything but one
+    record a line) is left to the row-by-row path whole."""
+
+    def __init__(self, converter: Converter, delimiter: str) -> None:
+        self.converter = converter
+        self.names = [f"c{i}" for i in range(converter.width)]
+        self.read = pacsv.ReadOptions(column_names=self.names, block_size=1 << 30,
+                                      use_threads=False)  # fmt: skip
+        self.parse = pacsv.ParseOptions(delimiter=delimiter)
+        self.types = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(self.names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        self.tab = delimiter == "\t"
+        mapped = set(converter.layout.columns.values())
+        self.extra = [i for i, h in enumerate(converter.layout.header) if i not in mapped and h]
+        self.extra_parts = [p.decode() for p in converter.extra_parts]
+        if self.extra_parts:
+            self.extra_parts[-1] += "\n"
+
+    def block(self, text: bytes, first: int, rows: int) -> Chunk | None:
+        """COPY text for `text` (`rows` complete lines free of backslashes, NULs and carriage
+        returns; the first is row `first`), or None if it is not for this path."""
+        try:
+            table = pacsv.read_csv(pa.BufferReader(text), self.read, self.parse, self.types)
+        except pa.ArrowInvalid:  # a row of another width, a quote not closed, not UTF-8
+            return None
+        if table.num_rows != rows or rows == 0:  # a record over several lines, a blank line
+            return None
+        table = table.combine_chunks()
+        cells = [table.column(i).chunk(0) for i in range(len(self.names))]
+        if self.tab and b'"' in text and any(pc.any(pc.match_substring(c, "\t")).as_py()
+                                             for c in cells):  # fmt: skip
+            return None  # a tab inside a quoted cell: COPY would need it escaped
+        if any(c in text for c in (b" ", b"\t", b"\x0b", b"\x0c")):
+            trimmed = [pc.utf8_trim(c, _SPACES) for c in cells]
+        else:
+            trimmed = cells
+        ok: Any = None
+        numbers = pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), rows), start=first - 1)
+        out: list[Any] = [pc.cast(numbers, pa.string())]
+        for fld, col, _check, required, _column in self.converter.plan:
+            if col < 0:
+                out.append(_NULL)
+                if fld is F.person_name:
+                    out.append(_NULL)
+                continue
+            cell = trimmed[col]
+            present = pc.not_equal(pc.binary_length(cell), 0)
+            value, good = self._value(fld, cell)
+            right = pc.and_(present, good) if required else pc.or_(pc.invert(present), good)
+            ok = right if ok is None else pc.and_(ok, right)
+            out.append(value if required else pc.if_else(present, value, _NULL))
+            if fld is F.person_name:
+                key = self._name_keys(cell)
+                out.append(key if required else pc.if_else(present, key, _NULL))
+        if self.extra:
+            parts: list[Any] = [self.extra_parts[0]]
+            for i, part in zip(self.extra, self.extra_parts[1:], strict=True):
+                value = trimmed[i]
+                # a control character JSON would need escaped: the row goes by the slow path
+                plain = pc.invert(pc.match_substring_regex(value, r"[\x00-\x1f]"))
+                ok = plain if ok is None else pc.and_(ok, plain)
+                if b'"' in text:  # JSON escapes a quote, COPY escapes that backslash
+                    value = pc.replace_substring(value, '"', '\\\\"')
+                parts += [value, part]
+            out.append(pc.binary_join_element_wise(*parts, ""))
+        else:
+            out.append(_NULL_LINE)
+        lines = pc.binary_join_element_wise(*out, "\t")
+        if ok is not None and not pc.all(ok).as_py():
+            lines = pc.filter(lines, ok)
+        report = self.converter.report
+        report.rows += len(lines)
+        report.good += len(lines)
+        if len(lines) == rows:
+            return _data(lines)
+        copied: list[Chunk] = [_data(lines)]
+        if len(lines) < rows:
+            odd = pc.indices_nonzero(pc.invert(ok))
+            for k, row in zip(odd.to_pylist(), table.take(odd).to_pylist(), strict=True):
+                cells_ = [row[n].encode() for n in self.names]
+                if (line := self.converter.convert(first + k, cells_, False)) is not None:
+                    copied.append(line + b"\n")
+        return b"".join(copied)
+
+    def _value(self, fld: Field, cell: Any) -> tuple[Any, Any]:
+        """The normalised column and where it is right (read only where the cell is not
+        empty)."""
+        if fld in (F.id_number, F.related_id):
+            return _id_numbers(cell)
+        if fld is F.amount:
+            return _amounts(cell)
+        if fld is F.account:
+            length = pc.binary_length(cell)
+            digits = pc.and_(pc.greater_equal(length, 4), pc.less_equal(length, 64))
+            return cell, pc.and_(digits, pc.ascii_is_decimal(cell))
+        if fld in (F.date1, F.date2):
+            return _by_distinct(cell, values.day_or_none)
+        return cell, pc.less_equal(pc.utf8_length(cell), _TEXT_LIMITS[fld])
+
+    def _name_keys(self, cell: Any) -> Any:
+        """Most names are their own key; the others' keys are made once per distinct name."""
+        own = pc.match_substring_regex(cell, _OWN_KEY)
+        if pc.all(own).as_py():
+            return cell
+        keys, _ = _by_distinct(cell, self.converter.name_key)
+        return pc.if_else(own, cell, keys)
+
+
+def _by_distinct(cell: Any, convert: Callable[[bytes], bytes | None]) -> tuple[Any, Any]:
+    """`convert` once per distinct cell (dates and names repeat): the converted column, and
+    where `convert` gave a value."""
+    encoded = pc.dictionary_encode(cell)
+    done = [convert(v.encode()) for v in encoded.dictionary.to_pylist()]
+    converted = pa.array([None if v is None else v.decode() for v in done], pa.string())
+    column = pc.take(converted, encoded.indices)
+    return pc.fill_null(column, ""), pc.is_valid(column)
+
+
+def _amounts(cell: Any) -> tuple[Any, Any]:
+    """Plain decimals as they are; ¥12,345.00 and 12345元 without their ¥, 元 and commas
+    (`values.amount` reads them so); anything else to `values.amount`, row by row."""
+    plain = pc.match_substring_regex(cell, _PLAIN_AMOUNT)
+    if pc.all(plain).as_py():
+        return cell, plain
+    other = pc.invert(plain)
+    cleaned = pc.replace_substring_regex(pc.filter(cell, other), _AMOUNT_NOISE, "")
+    right = pc.match_substring_regex(cleaned, _PLAIN_AMOUNT)
+    return pc.replace_with_mask(cell, other, cleaned), pc.replace_with_mask(plain, other, right)
+
+
+@functools.cache
+def _id_tables() -> tuple[list[Any], Any, Any, Any]:
+    """Lookup tables over two bytes of an ID number read as one little-endian uint16 (the
+    first byte low): per pair of positions, its part of the weighted sum (or `_NOT_DIGITS`);
+    a pair of digits as a number; validity of a month and day (1, or 2 for February 29) and of
+    a year (1, or 2 for a leap year)."""
+    pairs = [(a, b) for a in range(10) for b in range(10)]
+    sums = []
+    for p in range(9):
+        table = [_NOT_DIGITS] * 65536
+        for a, b in pairs:
+            if p < 8:
+                table[48 + a | (48 + b) << 8] = _ID_WEIGHTS[2 * p] * a + _ID_WEIGHTS[2 * p + 1] * b
+            else:  # the last digit and the check character
+                for c in range(256):
+                    table[48 + a | c << 8] = _ID_WEIGHTS[16] * a
+        sums.append(pa.array(table, pa.uint16()))
+    numbers = [0] * 65536
+    for a, b in pairs:
+        numbers[48 + a | (48 + b) << 8] = 10 * a + b
+    month_days = [0] * 10_000
+    for month in range(1, 13):
+        for d in range(1, 32):
+            try:
+                date(2000, month, d)
+            except ValueError:
+                continue
+            month_days[100 * month + d] = 2 if (month, d) == (2, 29) else 1
+    years = [0] + [2 if calendar.isleap(y) else 1 for y in range(1, 10_000)]
+    return (sums, pa.array(numbers, pa.uint16()), pa.array(month_days, pa.uint8()),
+            pa.array(years, pa.uint8()))  # fmt: skip
+
+
+def _id_numbers(cell: Any) -> tuple[Any, Any]:
+    """Resident ID numbers of 17 digits and a check character (a digit, X or x) that is right
+    (GB 11643: Σ dᵢ·wᵢ mod 11), with a real birth date; x upper-cased. The cells are read as a
+    matrix of 9 two-byte numbers a row, looked up in `_id_tables`."""
+    sums, numbers, month_days, years = _id_tables()
+    n = len(cell)
+    eighteen = pc.equal(pc.binary_length(cell), 18)
+    fixed = pc.if_else(eighteen, cell, _ID_FILLER)
+    start, _ = _bounds(fixed)
+    matrix = pa.FixedSizeListArray.from_arrays(
+        pa.Array.from_buffers(pa.uint16(), n * 9, [None, fixed.buffers()[2].slice(start)]), 9
+    )
+    flat = matrix.values
+    rows = pc.multiply(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int32()), n), start=-1), 9)
+    pair = [pc.take(flat, pc.add(rows, i)) for i in range(9)]
+    total = pc.take(sums[0], pair[0])
+    for i in range(1, 9):
+        total = pc.add(total, pc.take(sums[i], pair[i]))
+    digits = pc.and_(eighteen, pc.less(total, _NOT_DIGITS))
+    check = pc.take(_ID_CHECK, _mod(total, 11))
+    last = pc.shift_right(pair[8], 8)
+    lower_x = pc.equal(last, ord("x"))
+    right = pc.or_(pc.equal(last, check), pc.and_(lower_x, pc.equal(check, ord("X"))))
+    year = pc.add(pc.multiply(pc.take(numbers, pair[3]), 100), pc.take(numbers, pair[4]))
+    month_day = pc.add(pc.multiply(pc.take(numbers, pair[5]), 100), pc.take(numbers, pair[6]))
+    day_kind, year_kind = pc.take(month_days, month_day), pc.take(years, year)
+    real = pc.and_(
+        pc.not_equal(year_kind, 0),
+        pc.or_(pc.equal(day_kind, 1), pc.and_(pc.equal(day_kind, 2), pc.equal(year_kind, 2))),
+    )
+    value = pc.ascii_upper(cell) if pc.any(lower_x).as_py() else cell
+    return value, pc.and_(digits, pc.and_(right, real))
+
+
+def _mod(values_: Any, m: int) -> Any:
+    return pc.subtract(values_, pc.multiply(pc.divide(values_, m), m))
+
+
+def _bounds(strings: Any) -> tuple[int, int]:
+    """Where a string array's values start and end in its data buffer."""
+    n = len(strings)
+    offsets = pa.Array.from_buffers(
+        pa.int32(), n + 1, [None, strings.buffers()[1]], offset=strings.offset
+    )
+    return offsets[0].as_py(), offsets[n].as_py()
+
+
+def _data(lines: Any) -> Chunk:
+    """The bytes of a string array's values, end to end (not copied)."""
+    if len(lines) == 0:
+        return b""
+    first, last = _bounds(lines)
+    return memoryview(lines.buffers()[2].slice(first, last - first))

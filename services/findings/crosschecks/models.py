@@ -4,8 +4,9 @@
   runner claims from (see `jobs`).
 - `dataset_versions` and `dataset_rows`: each upload is a new version of a named dataset; its
   rows are loaded with COPY into one table of typed, normalised columns that rules join on
-  (`id_number`, `name_key`, `account`, ...), keyed by (version, line in the file). Fields a
-  kind does not use stay NULL; columns of the file that map to no field are kept in `extra`.
+  (`id_number`, `name_key`, `account`, ...), keyed by (version, line in the file), a partition
+  per version. Fields a kind does not use stay NULL; columns of the file that map to no field
+  are kept in `extra`.
 - `crosscheck_rules`: user-defined rules (declarative specs); the built-in ones live in code.
 - `crosscheck_runs`, `crosscheck_run_rules`, `crosscheck_hits`: a run of a rule set over chosen
   dataset versions, each rule as it ran (code, version, parameters, datasets), and its hits.
@@ -119,11 +120,12 @@ class DatasetRow(Base):
     """A row of a dataset version, normalised. `line` is its row number in the file (the
     header is row 1), as the file's owner counts it.
 
-    Rows are only ever appended, a version at a time, and version ids grow with time (UUID
-    version 7): a version's rows sit together, in line order. So the one index is a block range
-    index (BRIN) on (version_id, line): a few pages for millions of rows, next to nothing to
-    maintain while COPY loads them (a b-tree would cost every row an insertion), and it takes a
-    rule to a version's blocks and a hit to its rows' blocks."""
+    The table is partitioned by version (LIST on `version_id`), a partition per version (see
+    `partition_of`), which the import creates as a table of its own, loads, indexes and then
+    attaches (`importer.load`); deleting a version drops its partition. Rules read a version's
+    partition whole; the one index is a block range index (BRIN) on (version_id, line), a few
+    pages a million rows, built once a version's rows are in, which takes a hit to its rows'
+    blocks."""
 
     __tablename__ = "dataset_rows"
     __table_args__ = (
@@ -134,6 +136,7 @@ class DatasetRow(Base):
             postgresql_using="brin",
             postgresql_with={"autosummarize": "on"},
         ),
+        {"postgresql_partition_by": "LIST (version_id)"},
     )
 
     version_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -156,6 +159,15 @@ class DatasetRow(Base):
         # (version_id, line) is unique by construction (a file's row numbers), not by a
         # constraint that every row of a million would pay for
         return {"primary_key": [cls.__table__.c.version_id, cls.__table__.c.line]}
+
+
+def partition_of(version_id: uuid.UUID) -> str:
+    """The name of the partition of `dataset_rows` holding a version's rows (no schema)."""
+    return f"dataset_rows_{version_id.hex}"
+
+
+# made by imports, dropped with their versions: data, not schema (services/common/migrations.py)
+Base.metadata.info["data_tables"] = r"dataset_rows_[0-9a-f]{32}"
 
 
 class CrosscheckRule(Base):

@@ -3,6 +3,12 @@ all or nothing, partial imports, the report."""
 
 from __future__ import annotations
 
+import csv
+import io
+import random
+import uuid
+from typing import Any
+
 import asyncpg
 import pytest
 
@@ -255,3 +261,140 @@ async def test_crlf_rows_with_bad_values_are_reported_by_their_row_numbers(world
     ).json()
     assert [(r["line"], r["name"], r["extra"]) for r in rows] == [
         (2, "甲", {"备注": "两\n行"}), (6, "戊", {"备注": ""})]  # fmt: skip
+
+
+def _mixed_rows(n: int) -> list[list[str]]:
+    """Rows in every shape the import reads: ID numbers with x, spaces, full-width digits, a
+    wrong check digit; amounts plain, with ¥ and thousands separators, 元, RMB, too precise,
+    negative; dates in each format and some that do not exist; names simplified, traditional,
+    full-width, with spaces and dots; notes with quotes, commas, control characters,
+    backslashes, tabs and line breaks; blanks."""
+    rng = random.Random(7)
+    names = ["张三", "張三", "李 四", " 王五 ", "ＺＨＡＮＧ", "Li Si", "欧阳·娜娜", "陈国华", ""]
+    amounts = [
+        "12345",
+        "12345.5",
+        "0.05",
+        "¥12,345.00",
+        "12345元",
+        "￥300",
+        " 400 ",
+        "RMB500",
+        "1,000",
+        "1.500",
+        "00012",
+        "12.",
+        "-5",
+        "1.234",
+        "abc",
+        "",
+        "1234567890123",
+    ]
+    dates = [
+        "2018-05-01",
+        "2018/5/1",
+        "2018年5月1日",
+        "2018.5.1",
+        "20180501",
+        "2018-05",
+        "2018年5月",
+        " 2018-05-02 ",
+        "2018-05-01 00:00:00",
+        "2018-02-30",
+        "明天",
+        "",
+    ]
+    notes = ["", "首贷", '含"引号"', "a,b", "  空格  ", "控制\x07符", "反斜杠\\", "制表\t符",
+             "两\n行", "末"]  # fmt: skip
+    rows = []
+    for i in range(n):
+        pid = person_id(i, born=f"19{50 + i % 50}0{1 + i % 9}{10 + i % 18}")
+        shape = i % 29
+        if shape == 3:
+            pid = pid[:17] + pid[17].lower()
+        elif shape == 5:
+            pid = f" {pid}"
+        elif shape == 7:
+            pid = wrong_check_digit(pid)
+        elif shape == 9:
+            pid = pid.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+        elif shape == 11:
+            pid = ""
+        rare = i % 7 == 0  # the other rows are in the shapes most files hold
+        rows.append([
+            str(i), rng.choice(names) if rare else rng.choice(names[:2] + names[7:8]), pid,
+            rng.choice(amounts) if rare else rng.choice(amounts[:5]),
+            rng.choice(dates) if rare else rng.choice(dates[:3]),
+            rng.choice(["6228480012340001", "6228 4800 1234", "ab-12-cd", "", "12"]),
+            rng.choice(notes) if i % 97 == 0 else rng.choice(notes[:6]),
+        ])  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "line_end"),
+    [("utf-8", ",", "\n"), ("gb18030", ",", "\r\n"), ("utf-8-sig", "\t", "\r\n")],
+    ids=["utf-8", "gbk-crlf", "bom-tabs"],
+)
+async def test_the_columnar_path_stores_what_the_row_by_row_path_stores(
+    world: World,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    encoding: str,
+    delimiter: str,
+    line_end: str,
+) -> None:
+    """The same file imported with blocks read column by column where they can be (small
+    blocks: some hold only rows in the usual shapes, some a quoted line break or a backslash)
+    and with every row checked one by one: the same rows stored, the same rows reported."""
+    monkeypatch.setattr(importer, "BLOCK_BYTES", 16 * 1024)
+    header = ["序号", "姓名", "身份证号", "贷款金额", "发放日期", "银行账号", "备注"]
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator=line_end).writerows(
+        [header, *_mixed_rows(3000)]
+    )
+    data = out.getvalue().encode(encoding)
+    columnar = _counting(monkeypatch)
+    _, fast = await upload(world, data, kind="loan_recipients", partial="true")
+    assert fast["state"] == "done", fast
+    assert columnar[True] > 0  # blocks of both kinds were there
+    assert columnar[False] > 0
+    monkeypatch.setattr(importer.Columns, "block", lambda *_: None)
+    _, slow = await upload(world, data, kind="loan_recipients", partial="true")
+    assert slow["state"] == "done", slow
+    fast_result, slow_result = fast["result"], slow["result"]
+    assert fast_result["rows"] == slow_result["rows"] > 1000
+    assert fast_result["rejected_rows"] == slow_result["rejected_rows"] > 100
+
+    assert fast_result["errors"] == slow_result["errors"]  # the first thousand, in row order
+    assert await _stored(database, fast_result["dataset_version_id"]) == await _stored(
+        database, slow_result["dataset_version_id"]
+    )
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[bool, int]:
+    """How many blocks `Columns` took (True) and left to the row-by-row path (False)."""
+    seen = {True: 0, False: 0}
+    block = importer.Columns.block
+
+    def counted(self: importer.Columns, text: bytes, first: int, rows: int) -> bytes | None:
+        copied = block(self, text, first, rows)
+        seen[copied is not None] += 1
+        return copied
+
+    monkeypatch.setattr(importer.Columns, "block", counted)
+    return seen
+
+
+async def _stored(database: Database, version_id: str) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(database.urls["findings"].replace("+asyncpg", ""))
+    try:
+        rows = await conn.fetch(
+            "SELECT line, id_number, name, name_key, related_id, org, account, amount, date1, "
+            "date2, programme, relation, extra FROM findings.dataset_rows "
+            "WHERE version_id = $1 ORDER BY line",
+            uuid.UUID(version_id),
+        )
+        return [tuple(r) for r in rows]
+    finally:
+        await conn.close()
