@@ -17,7 +17,7 @@ from gateway.identity.errors import (
     TooManyLoginFailures,
     UnsupportedGrantType,
 )
-from gateway.identity.repository import UserRepository
+from gateway.identity.repository import ApiClientRepository, UserRepository
 from gateway.identity.schemas import Me, TokenResponse
 from gateway.identity.service import IdentityService, RefreshReused
 from gateway.identity.throttle import LoginThrottle
@@ -147,8 +147,15 @@ async def logout(
 
 @auth.get("/me", summary="当前用户 Who am I", responses=problem_responses(InvalidAccessToken))
 async def me(caller: CurrentCaller, session: DbSession) -> Me:
+    """A person's account, or a machine client's key (its client id as `username`, its
+    description as `display_name`)."""
     if caller.subject.startswith("client:"):
-        raise InvalidAccessToken("a machine client has no user profile")
+        key = await ApiClientRepository(session).by_client_id(
+            caller.subject.removeprefix("client:")
+        )
+        if key is None or not key.is_active:
+            raise InvalidAccessToken("the API key no longer exists or is disabled")
+        return Me(id=key.id, username=key.client_id, display_name=key.description, roles=key.roles)
     user = await UserRepository(session).get(uuid.UUID(caller.subject))
     if user is None or not user.is_active:
         raise InvalidAccessToken("account no longer exists or is disabled")

@@ -168,6 +168,9 @@ def test_a_token_reaches_only_what_its_scopes_name(
     gw = httpx.Client(base_url=system.gateway, headers=headers, timeout=30)
     # through the gateway to the referrals service, which checks the scope too
     assert gw.get("/api/v1/leads").status_code == 200
+    me = gw.get("/api/v1/auth/me")  # session:read: who the key is
+    assert me.status_code == 200, me.text
+    assert (me.json()["username"], me.json()["roles"]) == (key["client_id"], ["platform"])
     # the role is granted lead transitions, the key is not: 403 naming the scope it needs
     denied = gw.post(
         f"/api/v1/leads/{uuid.uuid4()}/transitions",
