@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,12 +190,12 @@ def answered(resp: httpx.Response) -> httpx.Response:
 
 
 def run(
-    system: System, token: str, workdir: Path, *options: str
+    system: System, token: str, workdir: Path, *options: str, extra_config: str = ""
 ) -> tuple[dict[str, Any], subprocess.CompletedProcess[str], float]:
     doc: dict[str, Any] = httpx.get(f"{system.gateway}/openapi.json", timeout=30).json()
     assert "x-unavailable-services" not in doc, "a service is down"
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "schemathesis.toml").write_text(config(doc))
+    (workdir / "schemathesis.toml").write_text(extra_config + config(doc))
     command = [
         sys.executable,
         "-m",
@@ -259,11 +260,38 @@ def test_the_api_as_a_member_of_no_group(
 def test_the_administration_api_as_the_administrator(
     system: System, database: Database, tmp_path: Path
 ) -> None:
-    """Accounts and API keys, which the office's run sees refused: as an administrator, every
-    phase. What it creates are accounts and keys of its own; the other tests' accounts are
-    reached only by ids it does not know."""
+    """Accounts and API keys, which the office's run sees refused: as an administrator. The
+    other tests' accounts share this database, so the run must not reach them (it did, taking
+    ids from the lists in the stateful phase, and disabled the session's office account): every
+    `user_id` and `client_id` is an account and a key made for the run, and the stateful phase
+    is left out."""
     token = login(system, database, Role.admin)
-    doc, done, seconds = run(system, token, tmp_path, "--include-path-regex", "^/api/v1/admin/")
+    headers = {"Authorization": f"Bearer {token}"}
+    user = httpx.post(
+        f"{system.gateway}/api/v1/admin/users",
+        headers=headers,
+        json={"username": f"st-target-{uuid.uuid4().hex[:6]}", "display_name": "模糊测试对象",
+              "password": "correct horse battery staple", "roles": ["group_member"]},
+    )  # fmt: skip
+    assert user.status_code == 201, user.text
+    key = httpx.post(
+        f"{system.gateway}/api/v1/admin/api-clients",
+        headers=headers,
+        json={"client_id": f"st-target-{uuid.uuid4().hex[:6]}", "description": "模糊测试对象",
+              "roles": ["platform"], "scopes": ["lead:read"],
+              "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()},
+    )  # fmt: skip
+    assert key.status_code == 201, key.text
+    targets = (
+        "[parameters]\n"
+        f"user_id = {toml_string(user.json()['id'])}\n"
+        f"client_id = {toml_string(key.json()['client_id'])}\n\n"
+    )
+    doc, done, seconds = run(
+        system, token, tmp_path,
+        "--include-path-regex", "^/api/v1/admin/", "--phases", "examples,coverage,fuzzing",
+        extra_config=targets,
+    )  # fmt: skip
     print(f"schemathesis as the administrator: {seconds:.0f} s")
     out = done.stdout + done.stderr
     failures = out.find("= FAILURES =")
@@ -272,3 +300,9 @@ def test_the_administration_api_as_the_administrator(
     assert tested is not None, out[-3000:]
     admin = {p: item for p, item in doc["paths"].items() if p.startswith("/api/v1/admin/")}
     assert int(tested.group(1)) == len(_operations({"paths": admin})) > 0, out[-3000:]
+    reached = httpx.get(f"{system.gateway}/api/v1/admin/users/{user.json()['id']}", headers=headers)
+    # it reached the account made for it (a change or a new password), not only 404s
+    assert reached.json()["updated_at"] != reached.json()["created_at"], reached.text
+    # the session's office account is untouched
+    me = httpx.get(f"{system.gateway}/api/v1/auth/me", headers=system.auth)
+    assert me.status_code == 200, me.text

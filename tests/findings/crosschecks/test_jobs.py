@@ -25,6 +25,7 @@ from tests.findings.conftest import World
 from tests.findings.crosschecks.conftest import csv_bytes, hits, imported, person_id, run
 
 J = CrosscheckJob
+KIND = "import"
 
 
 @pytest.fixture
@@ -35,9 +36,12 @@ async def sessions(database: Database) -> AsyncIterator[async_sessionmaker[Async
 
 
 async def _job(sessions: async_sessionmaker[AsyncSession], **values: object) -> uuid.UUID:
+    """A job only this module's runners (host "test") claim: an import is bound to the host
+    that received its file, so the findings service of the end-to-end tests, on the same
+    database, leaves it alone (it claimed these jobs when they were runs, without a run id)."""
     job_id = uuid.uuid4()
     async with sessions() as s, s.begin():
-        await s.execute(insert(J).values(id=job_id, kind="run", payload={}, host="test",
+        await s.execute(insert(J).values(id=job_id, kind=KIND, payload={}, host="test",
                                          created_by="test", **values))  # fmt: skip
     return job_id
 
@@ -70,7 +74,7 @@ async def test_a_job_whose_lease_ran_out_is_claimed_again(
     async with sessions() as s, s.begin():  # its worker went away a while ago
         await s.execute(update(J).where(J.id == job_id).values(
             lease_until=func.now() - timedelta(seconds=5)))  # fmt: skip
-    runner = JobRunner(sessions, {"run": handler}, poll_seconds=0.05, host="test")
+    runner = JobRunner(sessions, {KIND: handler}, poll_seconds=0.05, host="test")
     task = asyncio.create_task(runner.run())
     try:
         job = await _settle(sessions, job_id)
@@ -102,7 +106,7 @@ async def test_a_job_that_keeps_crashing_its_worker_is_given_up(
     async def never(ctx: JobContext) -> None:
         raise AssertionError("a job given up is not run again")
 
-    runner = JobRunner(sessions, {"run": never}, poll_seconds=0.05, host="test")
+    runner = JobRunner(sessions, {KIND: never}, poll_seconds=0.05, host="test")
     task = asyncio.create_task(runner.run())
     try:
         job = await _settle(sessions, job_id)
@@ -123,7 +127,7 @@ async def test_a_worker_shut_down_mid_job_gives_the_lease_up(
         await asyncio.sleep(60)
 
     job_id = await _job(sessions)
-    runner = JobRunner(sessions, {"run": slow}, poll_seconds=0.05, host="test")
+    runner = JobRunner(sessions, {KIND: slow}, poll_seconds=0.05, host="test")
     task = asyncio.create_task(runner.run())
     await asyncio.wait_for(started.wait(), 10)
     task.cancel()
