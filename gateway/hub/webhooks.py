@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.hub.models import OPEN_STATES, Delivery, DeliveryAttempt, Event, Subscription
 from gateway.hub.urls import UnsafeURL, check_url
 from gateway.identity.tokens import Caller
-from services.common.concurrency import check_if_match
+from services.common.concurrency import check_if_match, version_at
 from services.common.enums import LabeledEnum
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from services.common.events.catalogue import CATALOGUE, redact
@@ -45,7 +45,6 @@ from services.common.pagination import PageParams, keyset
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 RESERVED_PREFIX = "service:"  # the names of the services' subscriptions
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # ---- enums ----
@@ -270,7 +269,7 @@ class Replayed(BaseModel):
 def version_of(sub: Subscription) -> int:
     """The ETag version of a subscription: its `updated_at` in microseconds (every change,
     the dispatcher's disabling on 410 included, sets it)."""
-    return (sub.updated_at - EPOCH) // timedelta(microseconds=1)
+    return version_at(sub.updated_at)
 
 
 def new_secret() -> str:

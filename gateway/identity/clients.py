@@ -40,7 +40,7 @@ from gateway.identity.enums import Role
 from gateway.identity.models import ApiClient
 from gateway.identity.service import hash_password
 from gateway.identity.tokens import Caller
-from services.common.concurrency import check_if_match
+from services.common.concurrency import check_if_match, version_at
 from services.common.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.common.fields import AwareInstant, omit_null, refuse_nulls
 from services.common.pagination import PageParams, keyset
@@ -48,7 +48,6 @@ from services.common.policy import scopes_for
 
 MACHINE_ROLES = (Role.platform, Role.superior)
 SECRET_PREFIX = "xck_"  # noqa: S105 - marks a key's secret in logs and scanners, not a secret
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ClientId = Annotated[
     str,
@@ -167,7 +166,7 @@ class RotatedClientSecret(BaseModel):
 
 def version_of(client: ApiClient) -> int:
     """The ETag version of a key: its `updated_at` in microseconds."""
-    return (client.updated_at - EPOCH) // timedelta(microseconds=1)
+    return version_at(client.updated_at)
 
 
 def new_secret() -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -24,12 +24,11 @@ from gateway.identity.errors import UserNotFound
 from gateway.identity.models import User
 from gateway.identity.schemas import UserCreate
 from gateway.identity.service import IdentityService
-from services.common.concurrency import check_if_match
+from services.common.concurrency import check_if_match, version_at
 from services.common.errors import Conflict, ValidationFailed, field_error
 from services.common.fields import omit_null, refuse_nulls
 from services.common.pagination import PageParams, keyset
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PERSONS_ROLES = tuple(r for r in Role if r is not Role.service)
 
 
@@ -95,7 +94,7 @@ class PasswordReset(BaseModel):
 
 
 def version_of(user: User) -> int:
-    return (user.updated_at - EPOCH) // timedelta(microseconds=1)
+    return version_at(user.updated_at)
 
 
 def _persons_roles(roles: list[Role], field: str) -> list[Role]:

@@ -5,11 +5,20 @@ UPDATE itself and answered 412 too (see errors.install_problem_handlers)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Header, Response
 
 from services.common.errors import PreconditionFailed, PreconditionRequired
+
+
+def version_at(updated_at: datetime) -> int:
+    """An ETag version from a row's `updated_at` (every change sets it): its microseconds."""
+    return (updated_at - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def etag(version: int) -> str:
