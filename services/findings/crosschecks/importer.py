@@ -2,16 +2,18 @@
 the version's own that becomes its partition of `dataset_rows` (see `load`).
 
 The file (already on disk, see `upload`) is read in blocks of a few MiB in a thread of its own,
-a few blocks ahead; each block becomes a block of COPY text-format lines, which the event loop
-streams to PostgreSQL while the thread prepares the next ones: the checks run on one core while
-PostgreSQL stores on the other, and memory holds a few blocks whatever the file's size.
+a few blocks ahead; each block becomes a block of rows in PostgreSQL's binary COPY format
+(`copybinary`: values as PostgreSQL stores them, nothing to escape, no dates or decimals for it
+to parse), which the event loop streams to PostgreSQL while the thread prepares the next ones:
+the checks run on one core while PostgreSQL stores on the other, and memory holds a few blocks
+whatever the file's size.
 
 A block is read column by column first (`Columns`: pyarrow's CSV reader and compute kernels,
 in C): ID check digits, amounts, dates, accounts, lengths and name keys
 for the shapes nearly every file holds, the same values the row-by-row checks give; a row with
 a cell in another shape, or a bad one, goes to those checks (`Converter.convert`), which say
-what is wrong with it. A block that is not one record a line, or holds what COPY would need
-escaped, is read row by row whole: a line is split on the delimiter with byte operations; a
+what is wrong with it. A block that is not one record a line, or holds a NUL or a carriage
+return alone, is read row by row whole: a line is split on the delimiter with byte operations; a
 line holding a quote character is parsed by the csv module (a quoted cell may hold the
 delimiter or span lines). The cells then go through `values` (ID check digits, dates, amounts,
 accounts, lengths), each with a fast path for the common shape. Row numbers are those a
@@ -53,7 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import UnsupportedMediaType
 from services.common.tabular import SNIFF_BYTES, XLSX_MAGIC, detect_encoding, read_rows
-from services.findings.crosschecks import values
+from services.findings.crosschecks import copybinary, values
 from services.findings.crosschecks.enums import DatasetKind, Field
 from services.findings.crosschecks.errors import ColumnsMissing, ImportRejected
 from services.findings.crosschecks.jobs import JobContext
@@ -62,19 +64,21 @@ from services.findings.crosschecks.models import DatasetVersion, partition_of
 from services.findings.crosschecks.names import TRADITIONAL, name_key
 
 MAX_LISTED_ERRORS = 1000
-Chunk = bytes | memoryview  # COPY text, a block's worth
+Chunk = bytes | memoryview  # rows in binary COPY format, a block's worth
+Row = tuple[Any, ...]  # a row's values in COPY_COLUMNS order (None: NULL), the line number first
 BLOCK_BYTES = 4 * 1024 * 1024
-NULL = b"\\N"
 # the columns rules join, group and filter on (a name as its key): those with statistics
 STATISTICS = [
     "version_id", "id_number", "name_key", "related_id", "org", "account", "amount", "date1",
     "date2", "programme", "relation",
 ]  # fmt: skip
-# (the version id is the column's default in the version's own table: not in each line)
+# (the version id is the column's default in the version's own table: not in each row)
 COPY_COLUMNS = [
     "line", "id_number", "name", "name_key", "related_id", "org", "account",
     "amount", "date1", "date2", "programme", "relation", "extra",
 ]  # fmt: skip
+_K = copybinary.Kind
+COPY_KINDS = [_K.INT4, *[_K.TEXT] * 6, _K.NUMERIC, _K.DATE, _K.DATE, _K.TEXT, _K.TEXT, _K.JSONB]
 F = Field
 # in COPY order (name_key follows name; extra comes last)
 ORDER = (F.id_number, F.person_name, F.related_id, F.org, F.account, F.amount, F.date1, F.date2,
@@ -201,13 +205,6 @@ def _xlsx_layout(path: Path) -> Layout:
 
 # -- the rows -------------------------------------------------------------------------------
 
-_ESCAPES = {ord("\\"): "\\\\", ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"}
-
-
-def _escape(value: bytes) -> bytes:
-    """COPY text format: backslash, tab and line breaks escaped."""
-    return value.decode("utf-8").translate(_ESCAPES).encode()
-
 
 @dataclass
 class Report:
@@ -222,7 +219,7 @@ class Report:
 
 
 class Converter:
-    """Row (its cells as UTF-8 bytes) -> one line of COPY text format, or errors reported."""
+    """Row (its cells as UTF-8 bytes) -> its values to store (a `Row`), or errors reported."""
 
     def __init__(self, layout: Layout, kind: DatasetKind, version_id: uuid.UUID) -> None:
         self.layout = layout
@@ -236,7 +233,7 @@ class Converter:
         self.extra = [(i, h) for i, h in enumerate(layout.header) if i not in mapped and h]
         # the JSON of the unmapped columns, cut around their values: no quote, backslash or
         # control character can be in a value that takes the fast path
-        keys = [_escape(orjson.dumps(h)) for _, h in self.extra]
+        keys = [orjson.dumps(h) for _, h in self.extra]
         self.extra_parts = (
             [b"{" + keys[0] + b':"'] + [b'",' + k + b':"' for k in keys[1:]] + [b'"}']
             if self.extra
@@ -258,8 +255,8 @@ class Converter:
 
     def fast(
         self, lines: list[bytes], start: int, stop: int, base: int
-    ) -> tuple[list[bytes], list[tuple[int, list[bytes], bool]]]:
-        """lines[start:stop], all plain: their COPY lines, and the rows that need a closer look
+    ) -> tuple[list[Row], list[tuple[int, list[bytes], bool]]]:
+        """lines[start:stop], all plain: their rows, and those that need a closer look
         (anything not in the common shape; `convert` checks them and says what is wrong)."""
         good, slow = self._fast(lines, start, stop, base)
         self.report.rows += len(good)
@@ -270,17 +267,16 @@ class Converter:
         """The fast path as functions made for this file's columns: no call per cell, no loop
         over the fields, the caches of dates, birth dates and name keys read inline. `fast`
         takes a run of plain lines and splits them; `fast_cells` takes rows the csv module
-        parsed (quoted cells), free of anything COPY would need escaped."""
+        parsed (quoted cells), free of quotes, backslashes and control characters."""
         body: list[str] = []
         args: list[str] = ["number"]
-        fmt = [b"%d"]
         skip = "defer((number, c, True)); continue"
         for n, (fld, col, _check, required, _column) in enumerate(self.plan):
             v = f"v{n}"
             if col < 0:
-                fmt.append(NULL)
+                args.append("None")
                 if fld is F.person_name:
-                    fmt.append(NULL)
+                    args.append("None")
                 continue
             # cells checked byte by byte are not stripped: a space fails the check, and the
             # slow path strips
@@ -290,7 +286,7 @@ class Converter:
                 body.append(f"if not {v}: {skip}")
                 indent = ""
             else:
-                body.append(f"if not {v}: {v} = NULL")
+                body.append(f"if not {v}: {v} = None")
                 body.append("else:")
                 indent = "    "
             if fld in (F.id_number, F.related_id):
@@ -317,17 +313,15 @@ class Converter:
                 limit = {F.person_name: 100, F.org: 200, F.programme: 200, F.relation: 50}[fld]
                 body.append(f"{indent}if len({v}) > {limit}: {skip}")
             args.append(v)
-            fmt.append(b"%s")
             if fld is F.person_name:
-                body.append(f"k{n} = NAMES.get({v}) or NAME_KEY({v}) if {v} is not NULL else NULL")
+                body.append(f"k{n} = NAMES.get({v}) or NAME_KEY({v}) if {v} is not None else None")
                 args.append(f"k{n}")
-                fmt.append(b"%s")
         if self.extra:
-            fmt.append(b"%s".join(p.replace(b"%", b"%%") for p in self.extra_parts))
-            args += [f"c[{i}].strip()" for i, _ in self.extra]
+            extra = [f"c[{i}].strip()" for i, _ in self.extra]
+            args.append(f"EXTRA % ({', '.join(extra)},)")
         else:
-            fmt.append(NULL)
-        body.append(f"put(FORMAT % ({', '.join(args)},))")
+            args.append("None")
+        body.append(f"put(({', '.join(args)}))")
         rows = "\n".join("        " + line for line in body)
         src = f"""
 def fast(lines, start, stop, base):
@@ -351,7 +345,6 @@ def fast_cells(records):
         scope: dict[str, Any] = {
             "DELIM": self.layout.delimiter.encode(),
             "WIDTH": self.width,
-            "NULL": NULL,
             "CHECK": b"10X98765432",
             "BIRTHS": values._births,
             "BIRTH": values.real_birth_date,
@@ -360,22 +353,23 @@ def fast_cells(records):
             "AMOUNT": values.amount_or_none,
             "NAMES": self.names,
             "NAME_KEY": self.name_key,
-            "FORMAT": b"\t".join(fmt),
+            "EXTRA": b"%s".join(p.replace(b"%", b"%%") for p in self.extra_parts),
         }
         exec(compile(src, "<crosscheck fast path>", "exec"), scope)  # noqa: S102
         return scope["fast"], scope["fast_cells"]
 
     def fast_records(
         self, records: list[tuple[int, list[bytes]]]
-    ) -> tuple[list[bytes], list[tuple[int, list[bytes], bool]]]:
+    ) -> tuple[list[Row], list[tuple[int, list[bytes], bool]]]:
         good, slow = self._fast_cells(records)
         self.report.rows += len(good)
         self.report.good += len(good)
         return good, slow
 
-    def convert(self, number: int, cells: list[bytes], plain: bool) -> bytes | None:
+    def convert(self, number: int, cells: list[bytes], plain: bool) -> Row | None:
         """`plain`: no cell holds a quote, backslash or control character (checked on the
-        whole line by the caller), so values need no escaping."""
+        whole line by the caller), so the JSON of the unmapped cells may be put together
+        around them."""
         report = self.report
         if len(cells) == 1 and not cells[0].strip():
             return None  # a blank line
@@ -388,7 +382,7 @@ def fast_cells(records):
                 report.error(number, "", "", f"列数({len(cells)})多于表头({self.width}) more "
                              "cells than the header has columns")  # fmt: skip
                 return None
-        out = [b"%d" % number]
+        out: list[Any] = [number]
         bad = False
         for fld, col, check, required, column in self.plan:
             cell = cells[col].strip() if col >= 0 else b""
@@ -396,25 +390,31 @@ def fast_cells(records):
                 if required:
                     bad = True
                     report.error(number, column, fld.value, f"{fld.label}不能为空 required")
-                out.append(NULL)
+                out.append(None)
                 if fld is F.person_name:
-                    out.append(NULL)
+                    out.append(None)
                 continue
             try:
+                if not plain and b"\x00" in cell:
+                    raise values.BadValue(_NUL)
                 value = check(cell)
             except values.BadValue as exc:
                 bad = True
                 report.error(number, column, fld.value, str(exc))
-                value = NULL
-            out.append(value if plain or value is NULL else _escape(value))
+                value = None
+            out.append(value)
             if fld is F.person_name:
-                key = self.name_key(cell)
-                out.append(key if plain else _escape(key))
+                out.append(self.name_key(cell))
+        if not plain:
+            for i, header in self.extra:
+                if b"\x00" in cells[i]:
+                    bad = True
+                    report.error(number, header, "", _NUL)
         if bad:
             report.bad += 1
             return None
         if not self.extra:
-            out.append(NULL)
+            out.append(None)
         elif plain:
             parts = self.extra_parts
             joined = [parts[0]]
@@ -424,9 +424,24 @@ def fast_cells(records):
             out.append(b"".join(joined))
         else:
             doc = {h: cells[i].strip().decode("utf-8") for i, h in self.extra}
-            out.append(_escape(orjson.dumps(doc)))
+            out.append(orjson.dumps(doc))
         report.good += 1
-        return b"\t".join(out)
+        return tuple(out)
+
+
+# PostgreSQL's text (and JSON's) cannot hold the character U+0000
+_NUL = "含有空字符(U+0000) the cell holds a NUL character"
+
+
+def encode(rows: list[Row]) -> Chunk:
+    """Rows in binary COPY format (`copybinary`), through columns."""
+    if not rows:
+        return b""
+    columns = [
+        (kind, pa.array(column, pa.int32() if kind is _K.INT4 else pa.binary()))
+        for kind, column in zip(COPY_KINDS, zip(*rows, strict=True), strict=True)
+    ]
+    return copybinary.data(copybinary.rows(columns, len(rows)))
 
 
 class CsvRows:
@@ -452,14 +467,14 @@ class CsvRows:
         others = rb"\x00-\x08\x0b-\x1f" if self.delimiter == b"\t" else rb"\x00-\x09\x0b-\x1f"
         self.special = re.compile(rb'["\\' + others + rb"]")
         self.columns: Columns | None = None
-        # what a parsed record's cells may hold that COPY (or the JSON of the unmapped cells)
-        # would need escaped: a quote ("" in the line), a line feed inside a quoted cell ...
+        # what a parsed record's cells may hold that the JSON of the unmapped cells would need
+        # escaped, or the checks report: a quote ("" in the line), a line feed, a NUL ...
         self.escapes = re.compile(rb'""|[\\' + others + rb"\n]")
         self.bad_lines: list[tuple[int, str]] = []
         self.pending: list[bytes] = []  # a quoted record's first lines, from the last block
 
     def blocks(self, converter: Converter) -> Iterator[Chunk]:
-        """Per block, its rows as COPY text (the bad ones reported to `converter`)."""
+        """Per block, its rows in binary COPY format (the bad ones reported to `converter`)."""
         self.columns = Columns(converter, self.layout.delimiter)
         while not self.eof:
             yield self._block(converter)
@@ -494,7 +509,7 @@ class CsvRows:
         # lines[k] is row `base + k + 1` as a spreadsheet counts rows (a quoted cell going on
         # over several lines is one row): `base` drops by the lines such a row took up
         base = self.number
-        out: list[bytes] = []
+        out: list[Row] = []
         rows: list[tuple[int, list[bytes], bool]] = []
         records: list[tuple[int, list[bytes]]] = []
         i, n = 0, len(lines)
@@ -520,15 +535,13 @@ class CsvRows:
             rows += slow
         rows.sort(key=lambda row: row[0])  # bad rows reported in row order
         out += [
-            line
-            for number, cells, plain in rows
-            if (line := converter.convert(number, cells, plain))
+            row for number, cells, plain in rows if (row := converter.convert(number, cells, plain))
         ]
-        return b"\n".join(out) + b"\n" if out else b""
+        return encode(out)
 
     def _columnar(self, data: bytes) -> Chunk | None:
-        """The block through `Columns`, if it is one record a line with nothing for COPY to
-        escape (a backslash, a tab inside a cell, a carriage return but in CRLF, a NUL)."""
+        """The block through `Columns`, if it is one record a line free of what the row-by-row
+        checks read differently (a carriage return but in CRLF) or report (a NUL)."""
         if self.columns is None:
             return None
         if self.decoder is None:
@@ -541,12 +554,7 @@ class CsvRows:
                 return None
         if b"\r" in text:
             text = text.replace(b"\r\n", b"\n")
-        if (
-            b"\r" in text
-            or b"\\" in text
-            or b"\x00" in text
-            or (self.delimiter != b"\t" and b"\t" in text)
-        ):
+        if b"\r" in text or b"\x00" in text:
             return None
         rows = text.count(b"\n")
         copied = self.columns.block(text, self.number + 1, rows)
@@ -577,7 +585,7 @@ class CsvRows:
         rows: list[tuple[int, list[bytes], bool]],
         records: list[tuple[int, list[bytes]]],
     ) -> int:
-        """The record starting at lines[s] added to `records` (free of what COPY escapes) or
+        """The record starting at lines[s] added to `records` (free of what JSON escapes) or
         `rows` (or reported); the index after it, or -1 if it is not complete in this block."""
         number = base + s + 1
         line = lines[s]
@@ -656,17 +664,17 @@ class XlsxRows:
         self.done = 0
         self.bad_lines: list[tuple[int, str]] = []
 
-    def blocks(self, converter: Converter) -> Iterator[bytes]:
-        block: list[bytes] = []
+    def blocks(self, converter: Converter) -> Iterator[Chunk]:
+        block: list[Row] = []
         for number, row in self.rows:
             cells = [row.get(h, "").encode("utf-8") for h in self.header]
-            if line := converter.convert(number, cells, False):
-                block.append(line + b"\n")
+            if converted := converter.convert(number, cells, False):
+                block.append(converted)
             self.done += 1
             if self.done % self.block_rows == 0:
-                yield b"".join(block)
+                yield encode(block)
                 block = []
-        yield b"".join(block)
+        yield encode(block)
 
 
 class ImportWork:
@@ -691,7 +699,7 @@ class ImportWork:
         return self.converter.report
 
     def next_chunk(self) -> Chunk | None:
-        """The next block of COPY lines (possibly empty); None at the end of the file."""
+        """The next block of rows in binary COPY format (possibly empty); None at the end."""
         copied = next(self.blocks, None)
         if copied is None:
             return None
@@ -793,10 +801,12 @@ async def load(ctx: JobContext, work: ImportWork, raw: Any) -> None:
     ahead = Ahead(work.next_chunk)
 
     async def source() -> AsyncIterator[Chunk]:
+        yield copybinary.HEADER
         while True:
             chunk = await anyio.to_thread.run_sync(ahead.get)
             ctx.progress(*work.progress())
             if chunk is None:
+                yield copybinary.TRAILER
                 return
             if chunk:
                 yield chunk
@@ -807,7 +817,7 @@ async def load(ctx: JobContext, work: ImportWork, raw: Any) -> None:
             schema_name="findings",
             columns=COPY_COLUMNS,
             source=source(),
-            format="text",
+            format="binary",
         )
     finally:
         await anyio.to_thread.run_sync(ahead.stop)
@@ -927,8 +937,6 @@ _ID_FILLER = pa.scalar("1" * 18)  # any 18 bytes: keeps every cell of the matrix
 _PLAIN_AMOUNT = r"^[0-9]{1,12}(\.[0-9]{0,2})?$"
 _AMOUNT_NOISE = "[,¥￥元]"  # what `values.amount` drops from ¥12,345.00 and 12345元
 _TEXT_LIMITS = {F.person_name: 100, F.org: 200, F.programme: 200, F.relation: 50}
-_NULL = pa.scalar("\\N")
-_NULL_LINE = pa.scalar("\\N\n")
 
 
 def _own_key_pattern() -> str:
@@ -974,8 +982,8 @@ class Columns:
             self.extra_parts[-1] += "\n"
 
     def block(self, text: bytes, first: int, rows: int) -> Chunk | None:
-        """COPY text for `text` (`rows` complete lines free of backslashes, NULs and carriage
-        returns; the first is row `first`), or None if it is not for this path."""
+        """The rows of `text` in binary COPY format (`rows` complete lines free of NULs and
+        carriage returns; the first is row `first`), or None if it is not for this path."""
         try:
             table = pacsv.read_csv(pa.BufferReader(text), self.read, self.parse, self.types)
         except pa.ArrowInvalid:  # a row of another width, a quote not closed, not UTF-8
@@ -984,31 +992,28 @@ class Columns:
             return None
         table = table.combine_chunks()
         cells = [table.column(i).chunk(0) for i in range(len(self.names))]
-        if self.tab and b'"' in text and any(pc.any(pc.match_substring(c, "\t")).as_py()
-                                             for c in cells):  # fmt: skip
-            return None  # a tab inside a quoted cell: COPY would need it escaped
         if any(c in text for c in (b" ", b"\t", b"\x0b", b"\x0c")):
             trimmed = [pc.utf8_trim(c, _SPACES) for c in cells]
         else:
             trimmed = cells
         ok: Any = None
-        numbers = pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), rows), start=first - 1)
-        out: list[Any] = [pc.cast(numbers, pa.string())]
+        out: list[Any] = [pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int32()), rows),
+                                            start=first - 1)]  # fmt: skip
         for fld, col, _check, required, _column in self.converter.plan:
             if col < 0:
-                out.append(_NULL)
+                out.append(None)
                 if fld is F.person_name:
-                    out.append(_NULL)
+                    out.append(None)
                 continue
             cell = trimmed[col]
             present = pc.not_equal(pc.binary_length(cell), 0)
             value, good = self._value(fld, cell)
             right = pc.and_(present, good) if required else pc.or_(pc.invert(present), good)
             ok = right if ok is None else pc.and_(ok, right)
-            out.append(value if required else pc.if_else(present, value, _NULL))
+            out.append(value if required else _where(present, value))
             if fld is F.person_name:
                 key = self._name_keys(cell)
-                out.append(key if required else pc.if_else(present, key, _NULL))
+                out.append(key if required else _where(present, key))
         if self.extra:
             parts: list[Any] = [self.extra_parts[0]]
             for i, part in zip(self.extra, self.extra_parts[1:], strict=True):
@@ -1016,28 +1021,31 @@ class Columns:
                 # a control character JSON would need escaped: the row goes by the slow path
                 plain = pc.invert(pc.match_substring_regex(value, r"[\x00-\x1f]"))
                 ok = plain if ok is None else pc.and_(ok, plain)
-                if b'"' in text:  # JSON escapes a quote, COPY escapes that backslash
-                    value = pc.replace_substring(value, '"', '\\\\"')
+                if b"\\" in text:  # escaped for JSON
+                    value = pc.replace_substring(value, "\\", "\\\\")
+                if b'"' in text:
+                    value = pc.replace_substring(value, '"', '\\"')
                 parts += [value, part]
             out.append(pc.binary_join_element_wise(*parts, ""))
         else:
-            out.append(_NULL_LINE)
-        lines = pc.binary_join_element_wise(*out, "\t")
-        if ok is not None and not pc.all(ok).as_py():
-            lines = pc.filter(lines, ok)
+            out.append(None)
         report = self.converter.report
-        report.rows += len(lines)
-        report.good += len(lines)
-        if len(lines) == rows:
-            return _data(lines)
-        copied: list[Chunk] = [_data(lines)]
-        if len(lines) < rows:
+        if ok is not None and not pc.all(ok).as_py():  # the bad rows by the row-by-row checks
+            out = [column if column is None else pc.filter(column, ok) for column in out]
             odd = pc.indices_nonzero(pc.invert(ok))
-            for k, row in zip(odd.to_pylist(), table.take(odd).to_pylist(), strict=True):
-                cells_ = [row[n].encode() for n in self.names]
-                if (line := self.converter.convert(first + k, cells_, False)) is not None:
-                    copied.append(line + b"\n")
-        return b"".join(copied)
+            slow = [
+                converted
+                for k, row in zip(odd.to_pylist(), table.take(odd).to_pylist(), strict=True)
+                if (converted := self.converter.convert(
+                    first + k, [row[n].encode() for n in self.names], False)) is not None
+            ]  # fmt: skip
+        else:
+            slow = []
+        good = len(out[0])
+        report.rows += good
+        report.good += good
+        copied = copybinary.data(copybinary.rows(list(zip(COPY_KINDS, out, strict=True)), good))
+        return b"".join((copied, encode(slow))) if slow else copied
 
     def _value(self, fld: Field, cell: Any) -> tuple[Any, Any]:
         """The normalised column and where it is right (read only where the cell is not
@@ -1051,7 +1059,7 @@ class Columns:
             digits = pc.and_(pc.greater_equal(length, 4), pc.less_equal(length, 64))
             return cell, pc.and_(digits, pc.ascii_is_decimal(cell))
         if fld in (F.date1, F.date2):
-            return _by_distinct(cell, values.day_or_none)
+            return _by_distinct(cell, _date_or_none, pa.date32())
         return cell, pc.less_equal(pc.utf8_length(cell), _TEXT_LIMITS[fld])
 
     def _name_keys(self, cell: Any) -> Any:
@@ -1063,14 +1071,18 @@ class Columns:
         return pc.if_else(own, cell, keys)
 
 
-def _by_distinct(cell: Any, convert: Callable[[bytes], bytes | None]) -> tuple[Any, Any]:
-    """`convert` once per distinct cell (dates and names repeat): the converted column, and
-    where `convert` gave a value."""
+def _by_distinct(cell: Any, convert: Callable[[bytes], Any], type_: Any = None) -> tuple[Any, Any]:
+    """`convert` once per distinct cell (dates and names repeat): the converted column (of
+    `type_`, text by default), and where `convert` gave a value (not None)."""
     encoded = pc.dictionary_encode(cell)
     done = [convert(v.encode()) for v in encoded.dictionary.to_pylist()]
-    converted = pa.array([None if v is None else v.decode() for v in done], pa.string())
-    column = pc.take(converted, encoded.indices)
-    return pc.fill_null(column, ""), pc.is_valid(column)
+    column = pc.take(pa.array(done, type_ or pa.string()), encoded.indices)
+    return column, pc.is_valid(column)
+
+
+def _date_or_none(cell: bytes) -> date | None:
+    day = values.day_or_none(cell)
+    return None if day is None else date.fromisoformat(day.decode())
 
 
 def _amounts(cell: Any) -> tuple[Any, Any]:
@@ -1165,9 +1177,6 @@ def _bounds(strings: Any) -> tuple[int, int]:
     return offsets[0].as_py(), offsets[n].as_py()
 
 
-def _data(lines: Any) -> Chunk:
-    """The bytes of a string array's values, end to end (not copied)."""
-    if len(lines) == 0:
-        return b""
-    first, last = _bounds(lines)
-    return memoryview(lines.buffers()[2].slice(first, last - first))
+def _where(present: Any, values_: Any) -> Any:
+    """The values where `present`, else null (NULL)."""
+    return pc.if_else(present, values_, pa.scalar(None, values_.type))

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from ops.stack import Database
+from services.common.tabular import SNIFF_BYTES
 from services.findings.crosschecks import importer
 from tests.findings.conftest import World
 from tests.findings.crosschecks.conftest import (
@@ -139,6 +140,33 @@ async def test_partial_keeps_the_good_rows_and_reports_every_bad_one(world: Worl
     kept = (await world.http.get(f"/api/v1/datasets/{version}/rows", headers=world.office)).json()
     assert [(r["line"], r["amount"], r["date1"]) for r in kept] == [
         (2, "100.00", "2018-05-01"), (7, "1000.50", "2018-05-01")]  # fmt: skip
+
+
+async def test_a_nul_character_is_a_bad_row_named_not_a_failed_job(world: World) -> None:
+    """PostgreSQL's text (and JSON's) cannot hold U+0000: the row is reported with its column,
+    in a mapped column and in one kept in `extra`, and the good rows can still be kept. (A NUL
+    in the file's first 64 KiB makes it binary, refused at upload: these come after.)"""
+    good = [[f"某{n}", person_id(n), "100", "备注"] for n in range(2000)]
+    rows = [*good,
+            ["乙\x00", person_id(1), "100", "备注"],
+            ["丙", person_id(2), "100", "备\x00注"],
+            ["丁", person_id(3), "100", "好"]]  # fmt: skip
+    data = csv_bytes(["姓名", "身份证号", "金额", "备注"], rows)
+    assert data.index(b"\x00") > SNIFF_BYTES
+    _, job = await upload(world, data, kind="loan_recipients", partial="true")
+    assert job["state"] == "done", job
+    result = job["result"]
+    assert (result["rows"], result["rejected_rows"]) == (2001, 2)
+    assert [(e["row"], e["column"]) for e in result["errors"]] == [(2002, "姓名"), (2003, "备注")]
+    assert all("NUL" in e["message"] for e in result["errors"])
+    version = result["dataset_version_id"]
+    kept = (
+        await world.http.get(
+            f"/api/v1/datasets/{version}/rows", params={"after": 2000}, headers=world.office
+        )
+    ).json()
+    assert [(r["line"], r["name"], r["extra"]) for r in kept] == [
+        (2001, "某1999", {"备注": "备注"}), (2004, "丁", {"备注": "好"})]  # fmt: skip
 
 
 async def test_the_report_lists_a_thousand_rows_and_counts_them_all(world: World) -> None:
