@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,6 +37,7 @@ from gateway.settings import GatewaySettings
 from services.common.app import operation_id
 from services.common.db import Database
 from services.common.errors import document_problems, install_problem_handlers
+from services.common.lifecycle import bounded, cancelled
 from services.common.migrations import (
     revisions_of,
     schema_state,
@@ -111,13 +111,11 @@ def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
             yield
         finally:
             if hub is not None:
-                hub.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await hub
-            await dispatcher.close()
-            await upstreams.close()
-            await revocations.stop()
-            await app.state.db.dispose()
+                await bounded("the event hub's dispatcher", cancelled(hub))
+            await bounded("the webhook client", dispatcher.close())
+            await bounded("the services' clients", upstreams.close())
+            await bounded("the revocation listener", revocations.stop())
+            await bounded("the database pool", app.state.db.dispose())
 
     api = FastAPI(
         title="巡察数据综合管理系统 API",

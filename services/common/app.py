@@ -4,7 +4,6 @@ health and readiness probes, database lifecycle."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from services.common.events.inbox import Handler, inbox_router
 from services.common.events.outbox import Relay
 from services.common.gateway_client import GatewayClient
 from services.common.idempotency import IdempotencyMiddleware
+from services.common.lifecycle import bounded, cancelled
 from services.common.migrations import (
     revisions_of,
     schema_state,
@@ -86,11 +86,9 @@ def create_service_app(
             yield
         finally:
             if relay is not None:
-                relay.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay
-            await app.state.gateway.close()
-            await app.state.db.dispose()
+                await bounded("the outbox relay", cancelled(relay))
+            await bounded("the gateway client", app.state.gateway.close())
+            await bounded("the database pool", app.state.db.dispose())
 
     app = FastAPI(
         title=title,

@@ -19,8 +19,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,6 +62,7 @@ from tests.e2e.conftest import (
     eventually,
     place_a_finding,
 )
+from tests.lifespan import lifespan
 
 pytestmark = pytest.mark.e2e
 
@@ -246,28 +246,6 @@ def world(system: System, database: Database) -> World:
 
 
 # ---- a gateway in-process, with the production defaults ------------------------------------
-
-
-@asynccontextmanager
-async def lifespan(app: ASGIApp) -> AsyncIterator[None]:
-    """Runs an ASGI app's lifespan (the gateway's is under its middleware, not a FastAPI)."""
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    outbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        await outbox.put(message)
-
-    task = asyncio.ensure_future(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
-    )
-    await inbox.put({"type": "lifespan.startup"})
-    assert (await outbox.get())["type"] == "lifespan.startup.complete"
-    try:
-        yield
-    finally:
-        await inbox.put({"type": "lifespan.shutdown"})
-        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
-        await task
 
 
 @dataclass

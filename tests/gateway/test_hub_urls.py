@@ -6,20 +6,19 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp
 
 from gateway.app import create_app
 from gateway.hub.urls import UnsafeURL, check_url
 from gateway.keys import Signer, load_or_create
 from gateway.settings import GatewaySettings
 from ops.stack import Database
+from tests.lifespan import lifespan
 
 REFUSED = [
     "http://127.0.0.1/hook",
@@ -122,28 +121,6 @@ async def test_a_name_that_does_not_resolve_is_refused(monkeypatch: pytest.Monke
 
 
 # ---- registration through the gateway app, in-process, private addresses not allowed ----
-
-
-@asynccontextmanager
-async def lifespan(app: ASGIApp) -> AsyncIterator[None]:
-    """Runs an ASGI app's lifespan (the gateway's is under its middleware, not a FastAPI)."""
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    outbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        await outbox.put(message)
-
-    task = asyncio.create_task(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
-    )
-    await inbox.put({"type": "lifespan.startup"})
-    assert (await outbox.get())["type"] == "lifespan.startup.complete"
-    try:
-        yield
-    finally:
-        await inbox.put({"type": "lifespan.shutdown"})
-        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
-        await task
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ The runner is started with the app (the `datasets` router's lifespan) unless
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +29,7 @@ from services.common.errors import (
     ValidationFailed,
     problem_responses,
 )
+from services.common.lifecycle import bounded, cancelled
 from services.common.pagination import Page, Paging, encode_cursor, make_page
 from services.findings.api import Service
 from services.findings.crosschecks.access import CurrentCrosscheckScope
@@ -94,10 +94,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is not None:  # (a job cut short is taken up again once its lease ends)
+            await bounded("the cross-check jobs", cancelled(task))
 
 
 datasets = APIRouter(prefix="/api/v1/datasets", tags=["datasets"], lifespan=lifespan)
