@@ -18,8 +18,9 @@ from services.findings.crosschecks.models import (
     CrosscheckJob,
     CrosscheckRun,
     CrosscheckRunRule,
+    DatasetVersion,
 )
-from services.findings.crosschecks.rules import BUILTIN, const
+from services.findings.crosschecks.rules import BUILTIN, Bindings, const
 from services.findings.crosschecks.spec import RuleSpec, compile_spec
 
 # The planner settings of a rule's statement. A rule groups the matched rows per person: left
@@ -31,18 +32,26 @@ PLANNER = {"work_mem": "64MB", "enable_mergejoin": "off", "enable_presorted_aggr
 HIT_COLUMNS = ["run_id", "run_rule_id", "rule_code", "subject", "match_key", "content_hash", "rows"]
 
 
-def rule_select(rule: CrosscheckRunRule) -> Select[Any]:
-    bindings = {role: [uuid.UUID(v) for v in vs] for role, vs in rule.datasets.items()}
+def rule_select(rule: CrosscheckRunRule, rows: dict[str, int] | None = None) -> Select[Any]:
+    """The rule's SELECT; `rows`: how many rows each role's versions hold."""
+    bindings = Bindings(
+        {role: [uuid.UUID(v) for v in vs] for role, vs in rule.datasets.items()}, rows
+    )
     if rule.spec is not None:
         return compile_spec(rule.rule_code, RuleSpec.model_validate(rule.spec), bindings)
     builtin = BUILTIN[rule.rule_code]
     return builtin.build(rule.rule_code, builtin.params.model_validate(rule.params), bindings)
 
 
-def hits_insert(run_id: uuid.UUID, rule: CrosscheckRunRule, dismissed: bool = True) -> Any:
+def hits_insert(
+    run_id: uuid.UUID,
+    rule: CrosscheckRunRule,
+    dismissed: bool = True,
+    rows: dict[str, int] | None = None,
+) -> Any:
     """The rule's matches, less those dismissed before on the same data (`dismissed`: the
     rule has dismissals to leave out)."""
-    m = rule_select(rule).subquery("m")
+    m = rule_select(rule, rows).subquery("m")
     d = CrosscheckDismissal
     new = select(
         literal(run_id, UUID),
@@ -88,7 +97,8 @@ async def run_crosscheck(ctx: JobContext) -> None:
             dismissed = await session.scalar(
                 select(exists().where(CrosscheckDismissal.rule_code == rule.rule_code))
             )
-            result = await session.execute(hits_insert(run_id, rule, bool(dismissed)))
+            rows = await role_rows(session, rule)
+            result = await session.execute(hits_insert(run_id, rule, bool(dismissed), rows))
             count = int(result.rowcount)  # type: ignore[attr-defined]
             await session.execute(
                 update(CrosscheckRunRule)
@@ -113,6 +123,18 @@ async def run_crosscheck(ctx: JobContext) -> None:
             select(CrosscheckRun.hit_count).where(CrosscheckRun.id == run_id)
         )
         await ctx.finish(session, {"run_id": str(run_id), "hits": hits or 0})
+
+
+async def role_rows(session: AsyncSession, rule: CrosscheckRunRule) -> dict[str, int]:
+    """How many rows each of the rule's roles has in its versions."""
+    ids = {uuid.UUID(v) for vs in rule.datasets.values() for v in vs}
+    found = await session.execute(
+        select(DatasetVersion.id, DatasetVersion.row_count).where(DatasetVersion.id.in_(ids))
+    )
+    counts: dict[uuid.UUID, int] = dict(found.all())
+    return {
+        role: sum(counts.get(uuid.UUID(v), 0) for v in vs) for role, vs in rule.datasets.items()
+    }
 
 
 async def hold(session: AsyncSession, ctx: JobContext) -> None:
