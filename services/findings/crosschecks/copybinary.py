@@ -107,7 +107,15 @@ def _text(row: _Row, kind: Kind, values: Any) -> None:
         row.array(pc.fill_null(values, b""))
     else:
         shortest, longest = pc.min_max(length).values()
-        if shortest == longest:  # (ID numbers, often codes, accounts, a programme's name)
+        same_length = shortest == longest  # (ID numbers, often codes and accounts)
+        if same_length and pc.all(pc.equal(values, values[0])).as_py():
+            # the same value in every row (a programme's or a bank's name, a unit): a constant
+            row.constant(shortest.as_py().to_bytes(4, "big"))
+            if kind is Kind.JSONB:
+                row.constant(b"\x01")
+            row.constant(values[0].as_py())
+            return
+        if same_length:
             row.constant(shortest.as_py().to_bytes(4, "big"))
         else:
             row.array(be32(length))
