@@ -77,8 +77,9 @@ class _Row:
 
 def rows(columns: Sequence[tuple[Kind, Any]], count: int) -> Any:
     """`count` rows in binary COPY format, a binary array of one value a row (`data` gives
-    the bytes, without the header and trailer); each column is an array of `count` values
-    (null: NULL) or None (NULL in every row)."""
+    the bytes, without the header and trailer); each column is a `pyarrow.Array` (not
+    chunked) of `count` values (null: NULL) or None (NULL in every row). Numerics are those
+    `values.amount` gives: not negative, at most 12 digits and 2 decimals."""
     if count == 0:
         return pa.array([], _BIN)
     row = _Row(len(columns))
@@ -86,8 +87,7 @@ def rows(columns: Sequence[tuple[Kind, Any]], count: int) -> Any:
         if values is None or values.null_count == count:
             row.constant(_NULL)
         elif kind is Kind.INT4:
-            row.constant(b"\x00\x00\x00\x04")
-            row.array(be32(values))
+            _fixed(row, kind, pc.cast(values, pa.int32()))  # (out of range: ArrowInvalid)
         elif kind is Kind.TEXT or kind is Kind.JSONB:
             _text(row, kind, values)
         else:
@@ -125,7 +125,10 @@ def _text(row: _Row, kind: Kind, values: Any) -> None:
 
 
 def _fixed(row: _Row, kind: Kind, values: Any) -> None:
-    if kind is Kind.DATE:
+    if kind is Kind.INT4:
+        encoded = be32(pc.fill_null(values, 0))
+        prefix = b"\x00\x00\x00\x04"
+    elif kind is Kind.DATE:
         if not pa.types.is_date32(values.type):
             values = pc.cast(values.cast(pa.string()), pa.date32())
         days = pc.subtract(values.cast(pa.int32()), _DAY_2000)

@@ -100,10 +100,11 @@ def _text(limit: int) -> Callable[[bytes], bytes]:
     return lambda cell: values.text(cell, limit)
 
 
+NAME_LIMIT = 100  # characters, as `dataset_rows.name` and `name_key` hold
 CHECKS: dict[Field, Callable[[bytes], bytes]] = {
     F.id_number: values.id_number,
     F.related_id: values.id_number,
-    F.person_name: _text(100),
+    F.person_name: _text(NAME_LIMIT),
     F.org: _text(200),
     F.account: values.account,
     F.amount: values.amount,
@@ -256,9 +257,11 @@ class Converter:
         self._fast, self._fast_cells = self._compile()
 
     def name_key(self, cell: bytes) -> bytes:
+        """The name's key, at most as long as a name may be (NFKC can make a name longer:
+        ㍿ is 株式会社; a key cut there still matches the same name)."""
         key = self.names.get(cell)
         if key is None:
-            key = name_key(cell.decode("utf-8")).encode()
+            key = name_key(cell.decode("utf-8"))[:NAME_LIMIT].encode()
             if len(self.names) > 50_000:  # bounded: memory flat in the file size
                 self.names.clear()
             self.names[cell] = key
@@ -635,9 +638,11 @@ class CsvRows:
             return end
         if any(c.strip() for c in cells):
             encoded = [c.encode("utf-8") for c in cells]
-            # (in a tab-separated file the line is full of tabs: a cell's own is seen in it)
-            if self.escapes.search(line) is None and not (
-                self.delimiter == b"\t" and any(b"\t" in c for c in encoded)
+            # (in a tab-separated file the line is full of tabs: a cell's own is seen in it; a
+            # quote inside a cell that does not start with one is kept by the csv module, and
+            # is not "" in the line)
+            if self.escapes.search(line) is None and not any(
+                b'"' in c or (self.delimiter == b"\t" and b"\t" in c) for c in encoded
             ):
                 records.append((number, encoded))
             else:

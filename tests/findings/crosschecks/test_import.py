@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 import uuid
 from typing import Any
@@ -208,6 +209,26 @@ async def test_quoted_cells_and_line_breaks_inside_them(world: World) -> None:
     assert rows[0]["extra"] == {"备注": "第一行\n第二行"}  # line ends normalised
     assert rows[1]["extra"] == {"备注": '含"引号",和逗号'}
     assert rows[2]["extra"] == {"备注": "反斜杠\\和\t制表符"}
+
+
+@pytest.mark.parametrize("blank_line", [False, True])
+async def test_a_quote_inside_an_unquoted_cell_and_a_name_whose_key_is_longer(
+    world: World, database: Database, blank_line: bool
+) -> None:
+    """A quote inside a cell that does not start with one is the cell's (the csv module's
+    reading); it reaches the JSON of the unmapped cells escaped, on the column-by-column path
+    and on the row-by-row one (a blank line sends the block there). A name whose key NFKC
+    makes longer than a name may be (㍿ is 株式会社) is kept, its key cut to 100 characters."""
+    data = (
+        "姓名,身份证号,金额,发放日期,备注\n"
+        f'张三,{person_id(1)},100,2018-05-01,a"b"c\n' + ("\n" if blank_line else "")
+        + f"{'㍿' * 100},{person_id(2)},200,2018-05-02,\\\n"
+    ).encode()  # fmt: skip
+    version = await imported(world, data, kind="loan_recipients")
+    stored = await _stored(database, version)
+    assert [json.loads(r[12]) for r in stored] == [{"备注": 'a"b"c'}, {"备注": "\\"}]
+    assert stored[1][2] == "㍿" * 100
+    assert stored[1][3] == ("株式会社" * 25)
 
 
 async def test_an_xlsx_workbook(world: World) -> None:
