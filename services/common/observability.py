@@ -55,6 +55,24 @@ def _add_context(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, A
     return event
 
 
+class CurrentStdout(logging.StreamHandler):
+    """Writes each record to `sys.stdout` as it is when the record is emitted, not as it was
+    when logging was configured: a test runner or a CLI runner that swaps stdout for a while
+    and closes its own would leave a handler bound to a closed stream ("I/O operation on
+    closed file", printed into whatever output came next)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(app_name: str) -> None:
     """JSON lines on stdout for this process, uvicorn's own loggers included."""
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
@@ -85,7 +103,7 @@ def configure_logging(app_name: str) -> None:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = CurrentStdout()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
