@@ -160,11 +160,16 @@ def _fixed(row: _Row, kind: Kind, values: Any) -> None:
 
 def data(values: Any) -> memoryview | bytes:
     """The values of a binary (or string) array end to end (not copied)."""
-    n = len(values)
-    if n == 0:
+    if len(values) == 0:
         return b""
+    first, last = bounds(values)
+    return memoryview(values.buffers()[2].slice(first, last - first))
+
+
+def bounds(values: Any) -> tuple[int, int]:
+    """Where a binary (or string) array's values start and end in its data buffer."""
+    n = len(values)
     offsets = pa.Array.from_buffers(
         pa.int32(), n + 1, [None, values.buffers()[1]], offset=values.offset
     )
-    first, last = offsets[0].as_py(), offsets[n].as_py()
-    return memoryview(values.buffers()[2].slice(first, last - first))
+    return offsets[0].as_py(), offsets[n].as_py()

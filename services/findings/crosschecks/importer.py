@@ -452,10 +452,16 @@ def encode(rows: list[Row]) -> Chunk:
     if not rows:
         return b""
     columns = [
-        (kind, pa.array(column, pa.int32() if kind is _K.INT4 else pa.binary()))
+        pa.array(column, pa.int32() if kind is _K.INT4 else pa.binary())
         for kind, column in zip(COPY_KINDS, zip(*rows, strict=True), strict=True)
     ]
-    return copybinary.data(copybinary.rows(columns, len(rows)))
+    return binary_rows(columns, len(rows))
+
+
+def binary_rows(columns: list[Any], count: int) -> Chunk:
+    """`count` rows given as columns in COPY_COLUMNS order (None: NULL in every row), in
+    binary COPY format."""
+    return copybinary.data(copybinary.rows(list(zip(COPY_KINDS, columns, strict=True)), count))
 
 
 class CsvRows:
@@ -1064,8 +1070,8 @@ class Columns:
         good = len(out[0])
         report.rows += good
         report.good += good
-        copied = copybinary.data(copybinary.rows(list(zip(COPY_KINDS, out, strict=True)), good))
-        return b"".join((copied, encode(slow))) if slow else copied
+        chunk = binary_rows(out, good)
+        return b"".join((chunk, encode(slow))) if slow else chunk
 
     def _value(self, fld: Field, cell: Any) -> tuple[Any, Any]:
         """The normalised column and where it is right (read only where the cell is not
@@ -1160,7 +1166,7 @@ def _id_numbers(cell: Any) -> tuple[Any, Any]:
     n = len(cell)
     eighteen = pc.equal(pc.binary_length(cell), 18)
     fixed = pc.if_else(eighteen, cell, _ID_FILLER)
-    start, _ = _bounds(fixed)
+    start, _ = copybinary.bounds(fixed)
     matrix = pa.FixedSizeListArray.from_arrays(
         pa.Array.from_buffers(pa.uint16(), n * 9, [None, fixed.buffers()[2].slice(start)]), 9
     )
@@ -1188,15 +1194,6 @@ def _id_numbers(cell: Any) -> tuple[Any, Any]:
 
 def _mod(values_: Any, m: int) -> Any:
     return pc.subtract(values_, pc.multiply(pc.divide(values_, m), m))
-
-
-def _bounds(strings: Any) -> tuple[int, int]:
-    """Where a string array's values start and end in its data buffer."""
-    n = len(strings)
-    offsets = pa.Array.from_buffers(
-        pa.int32(), n + 1, [None, strings.buffers()[1]], offset=strings.offset
-    )
-    return offsets[0].as_py(), offsets[n].as_py()
 
 
 def _where(present: Any, values_: Any) -> Any:
